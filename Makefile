@@ -1,0 +1,32 @@
+# make demo: install, then run the quickstart recipe end to end.   make test: install, then run the tests.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+SHARED_DATA := $(abspath ../shared/data)
+export RETRIEVER_DATA_HOME ?= $(if $(wildcard $(SHARED_DATA)),$(SHARED_DATA),$(HOME)/.cache/retriever/data)
+export HF_HUB_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+
+.PHONY: install test demo lint clean
+
+$(BIN)/retriever: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	# the CPU build of torch first, so no other requirement pulls a multi-GB CUDA build
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $(BIN)/retriever
+
+install: $(BIN)/retriever
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check retriever tests eval
+
+demo: install
+	$(BIN)/retriever run recipes/quickstart.yaml
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,65 @@
+"""The ``retriever`` command line: a thin typer layer over each stage's Python API.
+
+Every command raises :class:`retriever.errors.RetrieverError` for bad input; :func:`user_errors` turns it into a
+one-line ``error: ...`` on stderr and exit code 2, never a traceback. Stage modules are imported when the
+command runs, so ``retriever --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import typer
+
+from retriever.errors import RetrieverError
+
+app = typer.Typer(
+    name="retriever",
+    help="Train, evaluate and serve dense retrievers: mine -> train -> eval -> index/serve/push.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a command so a RetrieverError prints one line to stderr and exits with code 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except RetrieverError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(code=2) from None
+
+    return wrapper
+
+
+# name -> "module:function"; each function is a typer command whose docstring is its --help text.
+COMMANDS: dict[str, str] = {
+    "eval": "retriever.eval.command:eval_command",
+}
+
+
+def _register() -> None:
+    for name, target in COMMANDS.items():
+        module_name, function_name = target.split(":")
+        command = getattr(importlib.import_module(module_name), function_name)
+        app.command(name)(user_errors(command))
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(app())
+
+
+if __name__ == "__main__":
+    main()

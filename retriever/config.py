@@ -1,0 +1,69 @@
+"""Shared configuration machinery: strict pydantic models, YAML recipes and ``key=value`` overrides.
+
+Each stage defines its own config model (``retriever/<stage>/config.py``) on top of :class:`StrictModel`;
+``retriever.recipe`` composes them into one recipe file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from retriever.errors import InputError
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+class StrictModel(BaseModel):
+    """A config model that rejects unknown keys (a typo in a recipe is an error, not a silent default)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping, raising :class:`InputError` (with the line) when it does not parse."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read file: {exc.strerror or exc}", path=path) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = None if mark is None else mark.line + 1
+        raise InputError(f"invalid YAML: {getattr(exc, 'problem', exc)}", path=path, line=line) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InputError("a recipe must be a YAML mapping", path=path, line=1)
+    return data
+
+
+def validate(model: type[ModelT], data: dict[str, Any], *, source: str | Path | None = None) -> ModelT:
+    """Validate ``data`` against ``model``, turning the first pydantic error into a one-line InputError."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or None
+        raise InputError(first["msg"], path=source, field=field) from None
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``dotted.key=value`` overrides (values parsed as YAML scalars) to a nested mapping, in place."""
+    for override in overrides:
+        key, sep, raw = override.partition("=")
+        if not sep or not key:
+            raise InputError(f"override {override!r} is not of the form key=value")
+        node = data
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise InputError(f"override {override!r}: {part!r} is not a mapping", field=key)
+        node[leaf] = yaml.safe_load(raw)
+    return data

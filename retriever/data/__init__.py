@@ -1,0 +1,5 @@
+"""Dataset formats (BEIR, MS MARCO, DPR/NQ, Hugging Face) read into one :class:`Dataset`."""
+
+from retriever.data.dataset import Corpus, Dataset, Qrels, Run
+
+__all__ = ["Corpus", "Dataset", "Qrels", "Run"]

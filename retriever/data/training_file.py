@@ -1,0 +1,131 @@
+"""The training file: output of ``retriever mine``, input of ``retriever train``.
+
+One JSON object per query per line (readable by ``datasets.load_dataset("json", data_files=...)``)::
+
+    {"query_id": str, "query": str,
+     "positives": [{"id": str, "text": str, "source": "qrels|llm|...", "score": float|null}],
+     "negatives": [{"id": str, "text": str, "source": "bm25|dense|...",
+                    "retriever_score": float|null, "teacher_score": float|null}]}
+
+Every query has at least one positive; a passage is never both a positive and a negative of the same query.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from retriever.errors import InputError
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Positive(_Record):
+    """A relevant passage; ``source`` says who judged it (``qrels`` for humans, ``llm`` for a judge)."""
+
+    id: str
+    text: str
+    source: str = "qrels"
+    score: float | None = None
+
+    @field_validator("text")
+    @classmethod
+    def _text_not_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("passage text is empty")
+        return value
+
+
+class Negative(_Record):
+    """A hard negative with the first-stage (retriever) and teacher (cross-encoder) scores, when known."""
+
+    id: str
+    text: str
+    source: str = "bm25"
+    retriever_score: float | None = None
+    teacher_score: float | None = None
+
+
+class TrainingExample(_Record):
+    """One query with its positive set and hard negatives."""
+
+    query_id: str
+    query: str
+    positives: list[Positive] = Field(min_length=1)
+    negatives: list[Negative] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> TrainingExample:
+        positive_ids = {p.id for p in self.positives}
+        clash = [n.id for n in self.negatives if n.id in positive_ids]
+        if clash:
+            raise ValueError(f"passage {clash[0]!r} is both a positive and a negative")
+        return self
+
+
+def _one_line(error: ValidationError) -> tuple[str, str]:
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first["loc"])
+    message = first["msg"]
+    if first["type"] == "too_short" and field == "positives":
+        message = "query has no positives"
+    return field, message
+
+
+def iter_training_file(path: str | Path) -> Iterator[TrainingExample]:
+    """Yield validated examples; a bad line raises :class:`InputError` naming file, line and field."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("training file not found", path=path)
+    seen: dict[str, int] = {}
+    with path.open(encoding="utf-8") as handle:
+        for line_number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                raw = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"invalid JSON ({exc.msg})", path=path, line=line_number) from None
+            if not isinstance(raw, dict):
+                raise InputError("expected a JSON object", path=path, line=line_number)
+            try:
+                example = TrainingExample.model_validate(raw)
+            except ValidationError as exc:
+                field, message = _one_line(exc)
+                raise InputError(message, path=path, line=line_number, field=field) from None
+            if example.query_id in seen:
+                raise InputError(
+                    f"duplicate query id {example.query_id!r} (first on line {seen[example.query_id]})",
+                    path=path,
+                    line=line_number,
+                    field="query_id",
+                )
+            seen[example.query_id] = line_number
+            yield example
+
+
+def read_training_file(path: str | Path) -> list[TrainingExample]:
+    """All examples of a training file; an empty file is an error."""
+    examples = list(iter_training_file(path))
+    if not examples:
+        raise InputError("training file has no examples", path=path)
+    return examples
+
+
+def write_training_file(path: str | Path, examples: Iterable[TrainingExample]) -> int:
+    """Write examples as JSON lines (atomically: a temporary file renamed into place); returns the count."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    count = 0
+    with tmp.open("w", encoding="utf-8") as handle:
+        for example in examples:
+            handle.write(example.model_dump_json() + "\n")
+            count += 1
+    tmp.replace(path)
+    return count

@@ -1,0 +1,32 @@
+"""Session fixtures shared by all tests: tiny models built locally, the shared benchmark data location."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.tiny_models import build_bi_encoder, build_cross_encoder
+
+SHARED_DATA = Path(os.environ.get("RETRIEVER_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def tiny_bi_encoder(tmp_path_factory) -> Path:
+    """Path of a tiny sentence-transformers bi-encoder (2 layers, hidden 32, normalized embeddings)."""
+    return build_bi_encoder(tmp_path_factory.mktemp("models") / "tiny-bi-encoder")
+
+
+@pytest.fixture(scope="session")
+def tiny_cross_encoder(tmp_path_factory) -> Path:
+    """Path of a tiny CrossEncoder checkpoint (2 layers, hidden 32, one output)."""
+    return build_cross_encoder(tmp_path_factory.mktemp("models") / "tiny-cross-encoder")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data``; tests that need it skip with a clear message when it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared benchmark data not found at {SHARED_DATA} (clone with ../shared beside the repo)")
+    return SHARED_DATA
