@@ -1,0 +1,288 @@
+"""Publish a sentence-transformers checkpoint: a model card with eval results, then a Hugging Face Hub upload.
+
+Contract:
+
+- :func:`stage_folder` copies the checkpoint's model files (not optimizer/scheduler/RNG state nor nested
+  ``checkpoint-*`` folders) into a folder and writes ``README.md``: YAML metadata for the Hub
+  (``library_name: sentence-transformers``, ``pipeline_tag: sentence-similarity``, tags, base_model,
+  datasets, license and a ``model-index`` built from ``report.json``) and a body with usage, the evaluation
+  table and the training loss and hyperparameters when the checkpoint folder holds a training config/log.
+  That folder is exactly what :func:`upload` sends, so ``retriever push --dry-run --output DIR`` shows it.
+- report.json (written by ``retriever eval``) is either one system ``{"metrics", "config", "dataset"}``, a
+  list of systems, or ``{"systems": [...]}``; systems whose retriever is BM25 do not describe the model and
+  are left out. Metric names map to Hub/MTEB ids: ``nDCG@10`` -> ``ndcg_at_10``, ``MAP`` -> ``map``.
+- The token comes from ``HF_TOKEN`` or the Hugging Face login (``huggingface_hub.get_token``); it is passed
+  to the API and never printed, logged or written.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import Any
+
+from retriever.errors import InputError, RetrieverError
+
+# Files a Trainer checkpoint holds for resuming; they are not part of the published model.
+TRAINING_STATE_PATTERNS = (
+    "checkpoint-*",
+    "optimizer.pt",
+    "scheduler.pt",
+    "scaler.pt",
+    "rng_state*.pth",
+    "training_args.bin",
+    "trainer_state.json",
+    "runs",
+    ".git",
+    ".cache",
+)
+# Where the trainer records its settings and loss curve (first match wins).
+TRAINING_CONFIG_FILES = ("train_config.json", "training_config.json", "train_config.yaml", "config.yaml")
+TRAINING_LOG_FILES = ("training_log.jsonl", "train_log.jsonl", "log.jsonl")
+CARD_TAGS = ["sentence-transformers", "sentence-similarity", "feature-extraction", "dense", "retrieval"]
+
+
+@dataclass
+class CardInfo:
+    """What the card says beyond the checkpoint itself."""
+
+    repo_id: str
+    license: str = "apache-2.0"
+    base_model: str | None = None
+    datasets: list[str] = field(default_factory=list)
+    language: str | None = "en"
+
+
+def check_checkpoint(checkpoint: str | Path) -> Path:
+    """The checkpoint folder, which must be in sentence-transformers format (``modules.json``)."""
+    path = Path(checkpoint)
+    if not path.is_dir():
+        raise InputError("checkpoint folder not found", path=path)
+    if not (path / "modules.json").is_file():
+        raise InputError("not a sentence-transformers checkpoint (no modules.json)", path=path)
+    return path
+
+
+def check_repo_id(repo_id: str) -> str:
+    """``OWNER/NAME`` as the Hub accepts it."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as exc:
+        raise InputError(str(exc).splitlines()[0], field="repo_id") from None
+    if repo_id.count("/") != 1:
+        raise InputError(f"repo id {repo_id!r} must be OWNER/NAME", field="repo_id")
+    return repo_id
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"cannot read file: {exc.strerror or exc}", path=path) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno) from None
+
+
+def report_systems(report_path: str | Path) -> list[dict[str, Any]]:
+    """The systems of a report.json that describe a dense model (BM25-only systems dropped)."""
+    path = Path(report_path)
+    report = _read_json(path)
+    systems = report.get("systems", report) if isinstance(report, dict) else report
+    systems = [systems] if isinstance(systems, dict) else systems
+    if not isinstance(systems, list) or not all(isinstance(s, dict) for s in systems):
+        raise InputError("expected an eval report (an object or a list of systems)", path=path)
+    for i, system in enumerate(systems):
+        if not isinstance(system.get("metrics"), dict):
+            raise InputError("a system has no 'metrics' object", path=path, field=f"systems[{i}].metrics")
+    return [s for s in systems if str((s.get("config") or {}).get("retriever", "dense")).lower() != "bm25"]
+
+
+def hub_metric_id(name: str) -> str:
+    """``nDCG@10`` -> ``ndcg_at_10``, the metric ids MTEB results use on the Hub."""
+    return name.lower().replace("@", "_at_")
+
+
+def _dataset_id(dataset: dict[str, Any]) -> str:
+    """A Hub dataset id (``mteb/scifact``) as given, or the folder name of a local dataset path."""
+    name = str(dataset.get("name") or "unknown")
+    return Path(name).name if Path(name).exists() or name.startswith((".", "/")) else name
+
+
+def eval_results(systems: list[dict[str, Any]]) -> list[Any]:
+    """One ``huggingface_hub.EvalResult`` per (system, metric)."""
+    from huggingface_hub import EvalResult
+
+    results = []
+    for system in systems:
+        dataset = system.get("dataset") or {}
+        dataset_id = _dataset_id(dataset)
+        retriever = (system.get("config") or {}).get("retriever")
+        for metric, value in system["metrics"].items():
+            if not isinstance(value, int | float):
+                continue
+            results.append(
+                EvalResult(
+                    task_type="retrieval",
+                    task_name="Retrieval" if not retriever else f"Retrieval ({retriever})",
+                    dataset_type=dataset_id,
+                    dataset_name=dataset_id.split("/")[-1],
+                    dataset_split=dataset.get("split"),
+                    metric_type=hub_metric_id(metric),
+                    metric_name=metric,
+                    metric_value=round(float(value), 5),
+                )
+            )
+    return results
+
+
+def training_summary(checkpoint: Path) -> dict[str, Any]:
+    """The training config (a mapping) and the last logged loss, when the checkpoint folder has them."""
+    import yaml
+
+    summary: dict[str, Any] = {}
+    for name in TRAINING_CONFIG_FILES:
+        path = checkpoint / name
+        if path.is_file():
+            data = _read_json(path) if path.suffix == ".json" else yaml.safe_load(path.read_text("utf-8"))
+            if isinstance(data, dict):
+                summary["config"] = data
+                break
+    for name in TRAINING_LOG_FILES:
+        path = checkpoint / name
+        if path.is_file():
+            losses = [
+                record
+                for line in path.read_text(encoding="utf-8").splitlines()
+                if line.strip() and "loss" in (record := json.loads(line))
+            ]
+            if losses:
+                summary["final_step"] = losses[-1].get("step")
+                summary["final_loss"] = losses[-1]["loss"]
+            break
+    return summary
+
+
+def _markdown_table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _format_metric(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, int | float) else ""
+
+
+def card_body(info: CardInfo, systems: list[dict[str, Any]], training: dict[str, Any]) -> str:
+    """The Markdown under the metadata: usage, evaluation table, training loss and hyperparameters."""
+    parts = [
+        f"# {info.repo_id.split('/')[-1]}",
+        "A dense retriever (sentence-transformers bi-encoder) trained and evaluated with `retriever`."
+        + (f" Fine-tuned from `{info.base_model}`." if info.base_model else ""),
+        "## Usage",
+        "```python\nfrom sentence_transformers import SentenceTransformer\n\n"
+        f'model = SentenceTransformer("{info.repo_id}")\n'
+        'queries = model.encode(["what causes anemia?"])\n'
+        'documents = model.encode(["Iron deficiency is the most common cause of anemia."])\n'
+        "print(model.similarity(queries, documents))\n```",
+    ]
+    if systems:
+        metrics = sorted({metric for system in systems for metric in system["metrics"]})
+        rows = [
+            [
+                _dataset_id(s.get("dataset") or {}),
+                (s.get("dataset") or {}).get("split", ""),
+                (s.get("config") or {}).get("retriever", "dense"),
+            ]
+            + [
+                f"{s['metrics'][m]:.4f}" if isinstance(s["metrics"].get(m), int | float) else ""
+                for m in metrics
+            ]
+            for s in systems
+        ]
+        parts += ["## Evaluation", _markdown_table(["dataset", "split", "retriever", *metrics], rows)]
+    config = training.get("config") or {}
+    if config or "final_loss" in training:
+        parts.append("## Training")
+        if "loss" in config:
+            parts.append(f"Loss: `{config['loss']}`.")
+        if "final_loss" in training:
+            parts.append(f"Final logged loss: {training['final_loss']:.4f} (step {training['final_step']}).")
+        if config:
+            rows = [[key, f"`{json.dumps(value, default=str)}`"] for key, value in sorted(config.items())]
+            parts += ["Hyperparameters:", _markdown_table(["setting", "value"], rows)]
+    return "\n\n".join(parts) + "\n"
+
+
+def build_card(
+    checkpoint: str | Path, info: CardInfo, report: str | Path | None = None
+) -> Any:  # huggingface_hub.ModelCard
+    """The model card for ``checkpoint``: Hub metadata + Markdown body."""
+    from huggingface_hub import ModelCard, ModelCardData
+
+    checkpoint = check_checkpoint(checkpoint)
+    systems = report_systems(report) if report is not None else []
+    training = training_summary(checkpoint)
+    trained_from = (training.get("config") or {}).get("model")
+    base_model = info.base_model or (
+        trained_from if isinstance(trained_from, str) and not Path(trained_from).exists() else None
+    )
+    info = CardInfo(info.repo_id, info.license, base_model, info.datasets, info.language)
+    results = eval_results(systems)
+    data = ModelCardData(
+        language=info.language,
+        license=info.license,
+        library_name="sentence-transformers",
+        pipeline_tag="sentence-similarity",
+        tags=CARD_TAGS,
+        base_model=info.base_model,
+        datasets=info.datasets or None,
+        model_name=info.repo_id.split("/")[-1],
+        eval_results=results or None,
+    )
+    return ModelCard(f"---\n{data.to_yaml()}\n---\n\n{card_body(info, systems, training)}")
+
+
+def stage_folder(checkpoint: str | Path, output: str | Path, card: Any) -> Path:
+    """Copy the checkpoint's model files into ``output`` (which must be empty or new) and write README.md."""
+    checkpoint, output = check_checkpoint(checkpoint), Path(output)
+    if output.resolve() == checkpoint.resolve():
+        raise InputError("the output folder must differ from the checkpoint", path=output)
+    if output.exists() and any(output.iterdir()):
+        raise InputError("output folder is not empty", path=output)
+    shutil.copytree(checkpoint, output, ignore=_ignore_training_state, dirs_exist_ok=True)
+    card.save(output / "README.md")
+    return output
+
+
+def _ignore_training_state(directory: str, names: list[str]) -> set[str]:
+    return {name for name in names if any(fnmatch(name, pattern) for pattern in TRAINING_STATE_PATTERNS)}
+
+
+def upload(folder: str | Path, repo_id: str, *, private: bool = False, token: str | None = None) -> str:
+    """Create ``repo_id`` (if needed) and upload ``folder``; returns the commit URL. Errors are one line."""
+    import httpx
+    from huggingface_hub import HfApi, get_token
+    from huggingface_hub.errors import HfHubHTTPError
+
+    token = token or get_token()
+    if not token:
+        raise RetrieverError("no Hugging Face token: set HF_TOKEN or run `hf auth login` (or use --dry-run)")
+    api = HfApi(token=token)
+    try:
+        api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
+        commit = api.upload_folder(
+            repo_id=repo_id,
+            folder_path=str(folder),
+            repo_type="model",
+            commit_message="Upload with retriever",
+        )
+    except (HfHubHTTPError, httpx.HTTPError, OSError) as exc:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise RetrieverError(f"upload to {repo_id} failed: {message.replace(token, '***')}") from None
+    return str(commit.commit_url)

@@ -1,0 +1,119 @@
+"""`retriever push`: the dry-run folder is a loadable model with a valid card; uploads go through HfApi."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from typer.testing import CliRunner
+
+from retriever.cli import app
+
+REPORT = {
+    "metrics": {"nDCG@10": 0.64512, "Recall@100": 0.925, "MRR@10": 0.61},
+    "config": {"retriever": "dense", "model": "x"},
+    "dataset": {"name": "/nonexistent/data/scifact", "split": "test"},
+}
+
+
+@pytest.fixture
+def checkpoint(tiny_bi_encoder, tmp_path):
+    """The tiny model plus what a trainer leaves next to it: config, loss log, resume state."""
+    folder = tmp_path / "checkpoint"
+    shutil.copytree(tiny_bi_encoder, folder)
+    (folder / "train_config.json").write_text(
+        json.dumps({"model": "sentence-transformers/all-MiniLM-L6-v2", "loss": "lsepair", "lr": 3e-5})
+    )
+    log = [{"step": 1, "loss": 2.5, "lr": 3e-5}, {"step": 2, "eval_ndcg": 0.1}, {"step": 3, "loss": 1.25}]
+    (folder / "training_log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log))
+    (folder / "optimizer.pt").write_bytes(b"state")
+    (folder / "checkpoint-3").mkdir()
+    return folder
+
+
+def run(*args: str, env: dict | None = None):
+    return CliRunner().invoke(app, ["push", *map(str, args)], env=env)
+
+
+def test_dry_run_folder_loads_and_card_has_eval_results(checkpoint, tmp_path):
+    from huggingface_hub import ModelCard
+    from sentence_transformers import SentenceTransformer
+
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps([REPORT, {**REPORT, "config": {"retriever": "bm25"}}]))
+    out = tmp_path / "upload"
+    result = run(checkpoint, "--repo-id", "me/tiny", "--dry-run", "--output", out, "--report", report)
+    assert result.exit_code == 0, result.output
+
+    model = SentenceTransformer(str(out), device="cpu")
+    assert model.encode(["a protein study"]).shape == (1, model.get_embedding_dimension())
+    assert not (out / "optimizer.pt").exists() and not (out / "checkpoint-3").exists()
+    assert (out / "train_config.json").exists()
+
+    card = ModelCard.load(out / "README.md")
+    data = card.data.to_dict()
+    assert data["library_name"] == "sentence-transformers"
+    assert data["pipeline_tag"] == "sentence-similarity"
+    assert data["base_model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert data["license"] == "apache-2.0"
+    metrics = {r.metric_type: r.metric_value for r in card.data.eval_results}
+    assert metrics == {"ndcg_at_10": 0.64512, "recall_at_100": 0.925, "mrr_at_10": 0.61}
+    assert {r.dataset_type for r in card.data.eval_results} == {"scifact"}
+    assert {r.dataset_split for r in card.data.eval_results} == {"test"}
+    assert "`lsepair`" in card.text and "1.2500 (step 3)" in card.text and "0.6451" in card.text
+
+
+def test_upload_calls_hub_with_the_staged_folder(checkpoint, tmp_path, monkeypatch):
+    import huggingface_hub
+
+    calls = {}
+
+    class FakeApi:
+        def __init__(self, token):
+            calls["token"] = token
+
+        def create_repo(self, repo_id, **kwargs):
+            calls["create"] = (repo_id, kwargs)
+
+        def upload_folder(self, repo_id, folder_path, **kwargs):
+            from pathlib import Path
+
+            calls["files"] = sorted(p.name for p in Path(folder_path).iterdir())
+            return type("Commit", (), {"commit_url": f"https://hf.co/{repo_id}/commit/1"})()
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    secret = "hf_secretsecretsecret"
+    result = run(checkpoint, "--repo-id", "me/tiny", "--private", env={"HF_TOKEN": secret})
+    assert result.exit_code == 0, result.output
+    assert calls["token"] == secret and secret not in result.output
+    assert calls["create"] == ("me/tiny", {"private": True, "exist_ok": True, "repo_type": "model"})
+    assert "README.md" in calls["files"] and "modules.json" in calls["files"]
+    assert "optimizer.pt" not in calls["files"]
+    assert "https://hf.co/me/tiny/commit/1" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--repo-id", "no-owner", "--dry-run", "--output", "{tmp}/o"], "OWNER/NAME"),
+        (["--repo-id", "me/x", "--dry-run"], "--dry-run needs --output"),
+        (
+            ["--repo-id", "me/x", "--dry-run", "--output", "{tmp}/o", "--report", "{tmp}/bad.json"],
+            "bad.json:1",
+        ),
+        (["--repo-id", "me/x"], "no Hugging Face token"),
+    ],
+)
+def test_bad_input_is_one_line(checkpoint, tmp_path, monkeypatch, args, message):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    (tmp_path / "bad.json").write_text("{not json")
+    result = run(checkpoint, *[a.format(tmp=tmp_path) for a in args])
+    assert result.exit_code == 2
+    assert message in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_not_a_checkpoint(tmp_path):
+    result = run(tmp_path, "--repo-id", "me/x", "--dry-run", "--output", tmp_path / "o")
+    assert result.exit_code == 2 and "modules.json" in result.output
