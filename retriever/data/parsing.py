@@ -1,0 +1,244 @@
+"""Line-numbered parsing shared by the dataset readers (BEIR, MS MARCO, DPR, Hugging Face).
+
+Files may be plain or gzip-compressed (``name`` or ``name.gz``) and are streamed line by line. Every problem
+is an :class:`InputError` naming the file, the 1-based line (or row) and the field. Two problems are tolerated
+as BEIR tolerates them, with one counted warning each: judgments naming unknown documents or queries (the
+pairs are dropped) and documents whose title and text are both empty (kept).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, TextIO, TypeVar
+
+from tqdm.auto import tqdm
+
+from retriever.data.dataset import Corpus, Qrels
+from retriever.errors import InputError
+
+logger = logging.getLogger("retriever.data")
+
+_MISSING = object()
+T = TypeVar("T")
+
+
+def find_file(directory: Path, *names: str) -> Path | None:
+    """The first of ``names`` (or its ``.gz`` variant) that exists in ``directory``."""
+    for name in names:
+        for candidate in (directory / name, directory / f"{name}.gz"):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def require_file(directory: Path, *names: str) -> Path:
+    """Like :func:`find_file`, but a missing file is an InputError naming the expected names."""
+    found = find_file(directory, *names)
+    if found is None:
+        expected = " or ".join(f"{name}[.gz]" for name in names)
+        raise InputError(f"missing file: expected {expected}", path=directory)
+    return found
+
+
+def open_text(path: Path) -> TextIO:
+    """Open a UTF-8 text file, decompressing ``.gz`` transparently."""
+    try:
+        if path.suffix == ".gz":
+            return gzip.open(path, "rt", encoding="utf-8", newline="")
+        return path.open(encoding="utf-8", newline="")
+    except OSError as exc:
+        raise InputError(f"cannot read file: {exc.strerror or exc}", path=path) from None
+
+
+def iter_lines(path: Path, *, desc: str | None = None) -> Iterator[tuple[int, str]]:
+    """Yield ``(line number, line without its newline)`` for every non-blank line; a progress bar when
+    ``desc`` is given (shown on terminals only)."""
+    line_number = 0
+    with open_text(path) as handle:
+        try:
+            lines = tqdm(handle, desc=desc, unit=" lines", disable=None if desc else True, leave=False)
+            for line_number, line in enumerate(lines, start=1):
+                if line.strip():
+                    yield line_number, line.rstrip("\r\n")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"not valid UTF-8 ({exc.reason})", path=path, line=line_number + 1) from None
+        except (OSError, EOFError, zlib.error) as exc:
+            raise InputError(f"cannot read file: {exc}", path=path, line=line_number + 1) from None
+
+
+def iter_jsonl(path: Path, *, desc: str | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line number, object)`` for each line of a JSON-lines file."""
+    for line_number, line in iter_lines(path, desc=desc):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(
+                f"malformed JSON: {exc.msg} (column {exc.colno})", path=path, line=line_number
+            ) from None
+        if not isinstance(record, dict):
+            raise InputError(
+                f"expected a JSON object, found {type(record).__name__}", path=path, line=line_number
+            )
+        yield line_number, record
+
+
+def iter_columns(
+    path: Path, columns: Sequence[str], *, desc: str | None = None
+) -> Iterator[tuple[int, list[str]]]:
+    """Yield ``(line number, fields)`` of a tab-separated file with the given ``columns``.
+
+    The last column takes the rest of the line (a passage may contain tabs); a line with fewer columns is an
+    InputError naming the first missing one (usually a file with another delimiter).
+    """
+    for line_number, line in iter_lines(path, desc=desc):
+        fields = line.split("\t", len(columns) - 1)
+        if len(fields) < len(columns):
+            raise InputError(
+                f"expected {len(columns)} tab-separated columns ({', '.join(columns)}), found {len(fields)}; "
+                "is the file tab-separated?",
+                path=path,
+                line=line_number,
+                field=columns[len(fields)],
+            )
+        yield line_number, fields
+
+
+def string_field(
+    record: dict[str, Any], name: str, path: Path | str, line: int, *, required: bool = True
+) -> str:
+    """``record[name]`` as a string (integers are accepted and converted, as ids often are).
+
+    A missing or null optional field is ``""``; a missing required field or another type is an InputError.
+    """
+    value = record.get(name, _MISSING)
+    if value is _MISSING or (value is None and not required):
+        if required:
+            raise InputError("missing field", path=path, line=line, field=name)
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise InputError(f"expected a string, found {type(value).__name__}", path=path, line=line, field=name)
+    return str(value)
+
+
+def parse_grade(value: Any, path: Path | str, line: int, field: str) -> int:
+    """A relevance grade: an int or the text of one (``"2"``); anything else is an InputError."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise InputError(f"grade {value!r} is not an integer", path=path, line=line, field=field) from None
+
+
+class CorpusBuilder:
+    """Collects documents in order, rejecting duplicate ids; counts documents with empty title and text."""
+
+    def __init__(self, path: Path | str, id_field: str) -> None:
+        self.path = path
+        self.id_field = id_field
+        self.ids: list[str] = []
+        self.titles: list[str] = []
+        self.texts: list[str] = []
+        self._first_line: dict[str, int] = {}
+        self._empty = 0
+
+    def add(self, doc_id: str, title: str, text: str, line: int) -> None:
+        first = self._first_line.setdefault(doc_id, line)
+        if first != line:
+            raise InputError(
+                f"duplicate document id {doc_id!r} (first on line {first})",
+                path=self.path,
+                line=line,
+                field=self.id_field,
+            )
+        if not text.strip() and not title.strip():
+            self._empty += 1
+        self.ids.append(doc_id)
+        self.titles.append(title)
+        self.texts.append(text)
+
+    def build(self) -> Corpus:
+        if not self.ids:
+            raise InputError("the corpus has no documents", path=self.path)
+        if self._empty:
+            logger.warning("%s: %d documents have an empty title and text (kept)", self.path, self._empty)
+        return Corpus(ids=self.ids, titles=self.titles, texts=self.texts)
+
+
+def collect_queries(rows: Iterable[tuple[int, str, str]], path: Path | str, id_field: str) -> dict[str, str]:
+    """``{query id: text}`` from ``(line, id, text)`` rows; a duplicate id is an InputError."""
+    queries: dict[str, str] = {}
+    first_line: dict[str, int] = {}
+    for line, query_id, text in rows:
+        first = first_line.setdefault(query_id, line)
+        if first != line:
+            raise InputError(
+                f"duplicate query id {query_id!r} (first on line {first})",
+                path=path,
+                line=line,
+                field=id_field,
+            )
+        queries[query_id] = text
+    return queries
+
+
+def collect_qrels(rows: Iterable[tuple[int, str, str, int]], path: Path | str, doc_field: str) -> Qrels:
+    """``{query id: {doc id: grade}}`` from ``(line, query id, doc id, grade)`` rows.
+
+    A pair judged twice with the same grade is kept once; with different grades it is an InputError.
+    """
+    qrels: Qrels = {}
+    for line, query_id, doc_id, grade in rows:
+        judged = qrels.setdefault(query_id, {})
+        if judged.get(doc_id, grade) != grade:
+            raise InputError(
+                f"conflicting grades {judged[doc_id]} and {grade} for query {query_id!r}",
+                path=path,
+                line=line,
+                field=doc_field,
+            )
+        judged[doc_id] = grade
+    return qrels
+
+
+def drop_unknown(qrels: Qrels, corpus: Corpus, queries: dict[str, str], source: Path | str) -> Qrels:
+    """Keep the judgments whose query and document exist; log one warning with the counts of the dropped."""
+    known_docs = corpus.position
+    kept: Qrels = {}
+    unknown_queries = unknown_docs = 0
+    for query_id, judged in qrels.items():
+        if query_id not in queries:
+            unknown_queries += len(judged)
+            continue
+        pairs = {doc_id: grade for doc_id, grade in judged.items() if doc_id in known_docs}
+        unknown_docs += len(judged) - len(pairs)
+        if pairs:
+            kept[query_id] = pairs
+    if unknown_queries or unknown_docs:
+        logger.warning(
+            "%s: dropped %d judgments naming unknown queries and %d naming unknown documents",
+            source,
+            unknown_queries,
+            unknown_docs,
+        )
+    return kept
+
+
+def choose_split(available: dict[str, T], split: str | None, where: Path | str) -> tuple[str, T]:
+    """Pick ``available[split]`` (a qrels file); by default ``test``, or the only split present."""
+    if not available:
+        raise InputError("missing qrels: no qrels file found", path=where)
+    if split is None:
+        split = "test" if "test" in available or len(available) > 1 else next(iter(available))
+    if split not in available:
+        raise InputError(
+            f"unknown split {split!r}; available splits: {', '.join(sorted(available))}",
+            path=where,
+            field="split",
+        )
+    return split, available[split]
