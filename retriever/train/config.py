@@ -1,0 +1,125 @@
+"""Settings of ``retriever train`` (one :class:`TrainConfig`, loadable from a recipe's ``train:`` mapping).
+
+Every field has a documented default and is echoed into the checkpoint's model card and ``train_config.json``.
+A recipe may chain :class:`Stage` s (e.g. LLM positives first, then an epoch on human qrels): each stage
+overrides a few fields and starts from the previous stage's final checkpoint.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from retriever.config import StrictModel
+from retriever.retrieval.config import BM25Config
+
+
+class DevEvalConfig(StrictModel):
+    """Dev evaluation during training on queries carved from the training file (never the test split).
+
+    ``dev_fraction`` of the training queries (drawn from ``seed``) are held out of training; their positives
+    are the dev qrels (grade 1). The dev queries search ``corpus`` (a dataset path or name read by
+    :func:`retriever.data.load_dataset`) when given, otherwise the pool of every passage in the training file.
+    """
+
+    dev_fraction: float = Field(
+        0.0, ge=0, lt=1, description="Share of training queries held out as dev (0 = off)."
+    )
+    eval_steps: int | None = Field(
+        None, ge=1, description="Evaluate every this many steps; None evaluates at the end of each epoch."
+    )
+    corpus: str | None = Field(
+        None, description="Dataset whose corpus the dev queries search (default: file pool)."
+    )
+    batch_size: int = Field(64, ge=1, description="Encoding batch size of the dev evaluation.")
+    metric: str = Field("nDCG@10", description="The dev metric logged and shown (any eval metric name).")
+
+
+class Stage(StrictModel):
+    """One stage of a chained recipe; a field left as None keeps the top-level value."""
+
+    positive_sources: list[str] | None = Field(None, description="Positive sources used by this stage.")
+    epochs: int | None = Field(None, ge=1, description="Epochs of this stage.")
+    max_steps: int | None = Field(None, ge=1, description="Step cap of this stage.")
+    lr: float | None = Field(None, gt=0, description="Peak learning rate of this stage.")
+    loss: str | None = Field(None, description="Objective of this stage.")
+    data: Path | None = Field(None, description="Training file of this stage.")
+
+
+class TrainConfig(StrictModel):
+    """Fine-tune a bi-encoder on a training file with a multi-positive objective.
+
+    A step processes ``batch_size`` queries (across all processes; each takes an equal contiguous slice),
+    each with a group of up to ``max_positives`` positives and ``hard_negatives`` hard negatives (or
+    ``group_size - positives`` when ``group_size`` is set). The learning rate warms up linearly over
+    ``warmup`` of the steps, then decays linearly to 0.
+    """
+
+    model: str = Field("sentence-transformers/all-MiniLM-L6-v2", description="Base model name or path.")
+    data: Path = Field(description="Training file (JSON lines, see retriever.data.training_file).")
+    output: Path = Field(
+        Path("output/model"), description="Output directory (checkpoints, log, final model)."
+    )
+    loss: str = Field("lsepair", description="single | rand1lh | jointlh | summarglh | lsepair.")
+    epochs: int = Field(1, ge=1, description="Passes over the training queries.")
+    max_steps: int | None = Field(
+        None, ge=1, description="Stop after this many optimizer steps (all stages)."
+    )
+    batch_size: int = Field(32, ge=1, description="Queries per optimizer step, summed over processes.")
+    lr: float = Field(2e-5, gt=0, description="Peak learning rate (AdamW).")
+    warmup: float = Field(0.1, ge=0, lt=1, description="Fraction of the steps spent in linear warm-up.")
+    weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay.")
+    max_grad_norm: float | None = Field(1.0, gt=0, description="Gradient clipping norm (None = off).")
+    max_positives: int = Field(4, ge=1, description="At most this many positives per query per step.")
+    hard_negatives: int = Field(4, ge=0, description="Hard negatives per query per step (when available).")
+    group_size: int | None = Field(
+        None, ge=2, description="If set, hard negatives fill group_size minus the query's positive count."
+    )
+    max_seq_length: int | None = Field(None, ge=8, description="Token limit; None keeps the model's.")
+    similarity: Literal["cos", "dot"] = Field("cos", description="Score function of the objective.")
+    scale: float = Field(20.0, gt=0, description="Scores are multiplied by scale (= 1 / temperature).")
+    normalize_by_positives: bool = Field(False, description="Divide each query's loss by its positive count.")
+    positive_sources: list[str] | None = Field(
+        None, description="Keep only positives with these sources (e.g. [qrels], [llm]); None keeps all."
+    )
+    query_prompt: str | None = Field(None, description="Prefix added to every query (E5/BGE style).")
+    document_prompt: str | None = Field(None, description="Prefix added to every passage.")
+    seed: int = Field(42, description="Seeds the batch plan, positive/negative draws, dev split and dropout.")
+    precision: Literal["fp32", "fp16", "bf16"] = Field("fp32", description="Mixed precision (accelerate).")
+    cached: bool = Field(False, description="GradCache variant of the loss (large batches, little memory).")
+    mini_batch_size: int = Field(32, ge=1, description="GradCache mini-batch size (texts per forward).")
+    gather_across_devices: bool = Field(True, description="Use every process's passages as negatives.")
+    save_steps: int = Field(500, ge=1, description="Save a resumable checkpoint every this many steps.")
+    save_total_limit: int = Field(2, ge=1, description="Keep only the newest this many checkpoints.")
+    dev: DevEvalConfig = Field(default_factory=DevEvalConfig, description="Dev evaluation settings.")
+    stages: list[Stage] = Field(default_factory=list, description="Chained stages (empty = one stage).")
+
+    @model_validator(mode="after")
+    def _group_fits(self) -> TrainConfig:
+        if self.group_size is not None and self.group_size <= self.max_positives:
+            raise ValueError(
+                f"group_size ({self.group_size}) must exceed max_positives ({self.max_positives})"
+            )
+        return self
+
+    def for_stage(self, index: int) -> TrainConfig:
+        """The flat config of stage ``index``: its overrides on top of this config, without ``stages``."""
+        overrides = self.stages[index].model_dump(exclude_none=True)
+        return self.model_copy(update={**overrides, "stages": []})
+
+
+class ConvertConfig(StrictModel):
+    """``retriever convert``: a dataset split's qrels + BM25 hard negatives -> a training file."""
+
+    data: str = Field(description="Dataset path or name (read by retriever.data.load_dataset).")
+    split: str = Field("train", description="Qrels split whose positives are used.")
+    output: Path = Field(description="Training file to write.")
+    negatives: int = Field(30, ge=0, description="BM25 hard negatives kept per query.")
+    skip_top: int = Field(
+        0, ge=0, description="Skip this many top BM25 non-positive hits (false-negative guard)."
+    )
+    min_grade: int = Field(1, ge=1, description="Qrels grade at or above which a document is a positive.")
+    title_separator: str = Field(" ", description="Joins a document's title and text in the passage text.")
+    bm25: BM25Config = Field(default_factory=BM25Config, description="BM25 settings of the negative search.")

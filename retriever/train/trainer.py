@@ -1,0 +1,378 @@
+"""The training loop: a lean accelerate loop over the seeded batch plan, with checkpoints and resume.
+
+Why not ``SentenceTransformerTrainer``: the batch plan (no duplicate query or passage per batch, each process
+a slice of the same global batch, Rand1LH draws per epoch) is fixed up front, and an explicit loop makes the
+resume contract exact: a resumed run loads the weights, optimizer, scheduler and scaler of the last
+checkpoint, skips the completed steps of the plan, and reseeds dropout per step from (seed, step, rank),
+so its loss curve is the one an uninterrupted run would have logged. ``accelerate`` gives fp16/bf16
+autocast and DDP (``torchrun`` / ``accelerate launch``); the losses gather passages across processes.
+
+Outputs in ``config.output``: ``checkpoints/checkpoint-<step>/`` (resumable), ``train_log.jsonl`` (one record
+per step: step, epoch, loss, lr, examples_per_s, elapsed_s; dev records add ``dev``), ``train_config.json``,
+and the final sentence-transformers model with its model card (``README.md``: loss, hyperparameters, log).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from retriever.data.training_file import TrainingExample, read_training_file
+from retriever.errors import InputError, RetrieverError
+from retriever.train.batching import BatchPlan, PositiveMode, filter_sources, split_dev
+from retriever.train.checkpoints import latest_checkpoint, load_state, save_checkpoint
+from retriever.train.config import TrainConfig
+from retriever.train.losses.registry import CACHED_PREFIX, loss_class
+
+LOG_FILE = "train_log.jsonl"
+CONFIG_FILE = "train_config.json"
+DONE_FILE = "training_complete.json"
+
+StepCallback = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class PreparedData:
+    """Everything about the data that is known before a model is loaded (all input errors surface here)."""
+
+    plan: BatchPlan
+    dev: list[TrainingExample]
+    pool: list[TrainingExample]
+    dropped: int
+    epoch_steps: list[int]
+    steps: int
+
+
+def loss_name(config: TrainConfig) -> str:
+    """The registry name of the configured objective (``cached_<loss>`` when ``cached``)."""
+    name = config.loss.removeprefix(CACHED_PREFIX)
+    return CACHED_PREFIX + name if config.cached or config.loss.startswith(CACHED_PREFIX) else name
+
+
+def positive_mode(name: str) -> PositiveMode:
+    """single trains on the first positive, rand1lh on one drawn per epoch, the others on all (capped)."""
+    base = name.removeprefix(CACHED_PREFIX)
+    return {"single": "first", "rand1lh": "draw_one"}.get(base, "all")
+
+
+def prepare_data(config: TrainConfig, world_size: int = 1) -> PreparedData:
+    """Read, validate, filter and split the training file and plan every epoch; raises InputError early."""
+    loss_class(loss_name(config))  # unknown loss -> InputError before anything is loaded
+    examples = read_training_file(config.data)
+    known = {e.query_id: [p.id for p in e.positives] for e in examples}
+    kept, dropped = filter_sources(examples, config.positive_sources)
+    train, dev = split_dev(kept, config.dev.dev_fraction, config.seed)
+    plan = BatchPlan(
+        train,
+        batch_size=config.batch_size,
+        seed=config.seed,
+        positive_mode=positive_mode(loss_name(config)),
+        max_positives=config.max_positives,
+        hard_negatives=config.hard_negatives,
+        group_size=config.group_size,
+        known_positives=known,
+    )
+    epoch_steps = [len(plan.global_batches(epoch, world_size)) for epoch in range(config.epochs)]
+    steps = min(sum(epoch_steps), config.max_steps or sum(epoch_steps))
+    if steps == 0:
+        raise InputError(f"{len(train)} training queries make no batch", path=config.data)
+    return PreparedData(plan, dev, examples, dropped, epoch_steps, steps)
+
+
+def train(config: TrainConfig, *, resume: bool = False, on_step: StepCallback | None = None) -> Path:
+    """Train every stage of ``config`` (or the single one) and return the final model directory.
+
+    Stage i writes ``output/stage-<i>`` (the last stage writes ``output`` itself) and starts from the previous
+    stage's final model. With ``resume``, completed stages are skipped and the current one continues from its
+    newest checkpoint. ``on_step`` receives each step's log record (progress reporting, tests).
+    """
+    if not config.stages:
+        stage_configs = [config]
+    else:
+        stage_configs = []
+        for index in range(len(config.stages)):
+            last = index == len(config.stages) - 1
+            output = config.output if last else config.output / f"stage-{index + 1}"
+            stage_configs.append(config.for_stage(index).model_copy(update={"output": output}))
+    for stage in stage_configs:  # every stage's data is validated before any model is loaded
+        prepare_data(stage)
+    model_source = config.model
+    for stage in stage_configs:
+        stage = stage.model_copy(update={"model": model_source})
+        model_source = str(_train_stage(stage, resume=resume, on_step=on_step))
+    return Path(model_source)
+
+
+def _train_stage(config: TrainConfig, *, resume: bool, on_step: StepCallback | None) -> Path:
+    """One stage: the accelerate loop described in the module docstring."""
+    import torch
+    from accelerate import Accelerator
+    from transformers import get_linear_schedule_with_warmup
+
+    output = Path(config.output)
+    if (output / DONE_FILE).is_file() and resume:
+        return output
+    checkpoint = latest_checkpoint(output)
+    if checkpoint is not None and not resume:
+        raise InputError(
+            "output already has checkpoints; pass --resume or choose another --output", path=output
+        )
+    if (output / LOG_FILE).exists() and checkpoint is None and not resume:
+        raise InputError("output already holds a training run; choose another --output", path=output)
+
+    accelerator = Accelerator(mixed_precision=None if config.precision == "fp32" else config.precision)
+    data = prepare_data(config, accelerator.num_processes)
+    model = _load_model(str(checkpoint) if checkpoint else config.model, config)
+    loss = _build_loss(config, model)
+    optimizer = torch.optim.AdamW(_parameter_groups(model, config.weight_decay), lr=config.lr)
+    scheduler = get_linear_schedule_with_warmup(optimizer, round(config.warmup * data.steps), data.steps)
+    loss_module, optimizer = accelerator.prepare(loss, optimizer)
+    start = 0
+    if checkpoint is not None:
+        state = load_state(checkpoint)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        if accelerator.scaler is not None and state.get("scaler"):
+            accelerator.scaler.load_state_dict(state["scaler"])
+        start = state["step"]
+    if accelerator.is_main_process:
+        output.mkdir(parents=True, exist_ok=True)
+        (output / CONFIG_FILE).write_text(config.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    log = TrainingLog(output / LOG_FILE, keep_until=start, enabled=accelerator.is_main_process)
+
+    from retriever.train.collator import GroupCollator
+
+    collator = GroupCollator(model, config.query_prompt, config.document_prompt)
+    evaluator = _dev_evaluator(config, data, accelerator)
+    state_of = _state_getter(optimizer, scheduler, accelerator)
+    step, started = start, time.perf_counter()
+    progress = _progress(data.steps, start, accelerator.is_main_process)
+    loss_module.train()
+    for epoch in range(config.epochs):
+        batches = data.plan.local_batches(epoch, accelerator.process_index, accelerator.num_processes)
+        epoch_start = sum(data.epoch_steps[:epoch])
+        for position, groups in enumerate(batches, start=epoch_start):
+            if position < start:
+                continue
+            if step >= data.steps:
+                break
+            tick = time.perf_counter()
+            torch.manual_seed(_step_seed(config.seed, step, accelerator.process_index))
+            features, labels = collator(groups)
+            features = [{k: _to(v, accelerator.device) for k, v in f.items()} for f in features]
+            with accelerator.autocast():
+                value = _forward(loss_module, features, labels, step + 1, epoch)
+            accelerator.backward(value)
+            if config.max_grad_norm is not None:
+                accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+            lr = scheduler.get_last_lr()[0]
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            mean_loss = accelerator.reduce(value.detach().float(), reduction="mean").item()
+            record = {
+                "step": step,
+                "epoch": epoch + (position - epoch_start + 1) / len(batches),
+                "loss": mean_loss,
+                "lr": lr,
+                "examples_per_s": len(groups) * accelerator.num_processes / (time.perf_counter() - tick),
+                "elapsed_s": time.perf_counter() - started,
+            }
+            if evaluator and config.dev.eval_steps and step % config.dev.eval_steps == 0:
+                record["dev"] = evaluator(model)
+            log.write(record)
+            progress.update(1, loss=mean_loss)
+            if on_step is not None:
+                on_step(record)
+            if step % config.save_steps == 0 and step < data.steps:
+                _save(accelerator, output, step, model, state_of, config.save_total_limit)
+        if evaluator and config.dev.eval_steps is None:
+            log.write({"step": step, "epoch": epoch + 1, "dev": evaluator(model)})
+        if step >= data.steps:
+            break
+    progress.close()
+    if accelerator.is_main_process:
+        _save_final(model, loss, config, data, log)
+    accelerator.wait_for_everyone()
+    return output
+
+
+class TrainingLog:
+    """``train_log.jsonl``: appended per step; on resume, records after the checkpoint's step are dropped."""
+
+    def __init__(self, path: Path, keep_until: int, enabled: bool) -> None:
+        self.path = path
+        self.enabled = enabled
+        self.records: list[dict[str, Any]] = []
+        if path.is_file():
+            lines = path.read_text(encoding="utf-8").splitlines()
+            self.records = [r for r in map(json.loads, filter(None, lines)) if r["step"] <= keep_until]
+            if keep_until == 0:
+                self.records = []
+        if enabled:
+            path.write_text("".join(json.dumps(r) + "\n" for r in self.records), encoding="utf-8")
+
+    def write(self, record: dict[str, Any]) -> None:
+        self.records.append(record)
+        if self.enabled:
+            with self.path.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(record) + "\n")
+
+
+def read_log(output: Path) -> list[dict[str, Any]]:
+    """The records of ``output/train_log.jsonl``."""
+    lines = (Path(output) / LOG_FILE).read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def _load_model(source: str, config: TrainConfig):
+    from retriever.retrieval.models import load_bi_encoder
+
+    model = load_bi_encoder(source, device="cpu")
+    if config.max_seq_length is not None:
+        model.max_seq_length = config.max_seq_length
+    return model
+
+
+def _build_loss(config: TrainConfig, model):
+    from retriever.train.losses.registry import build_loss
+
+    name = loss_name(config)
+    hparams = {
+        "scale": config.scale,
+        "similarity": config.similarity,
+        "normalize_by_positives": config.normalize_by_positives,
+        "gather_across_devices": config.gather_across_devices,
+    }
+    if name.startswith(CACHED_PREFIX):
+        hparams["mini_batch_size"] = config.mini_batch_size
+    return build_loss(name, model, **hparams)
+
+
+def _parameter_groups(model, weight_decay: float) -> list[dict[str, Any]]:
+    """AdamW groups: weight decay on matrices, none on biases and LayerNorm weights (the BERT recipe)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    return [
+        {"params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay},
+        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
+    ]
+
+
+def _step_seed(seed: int, step: int, rank: int) -> int:
+    return int(np.random.SeedSequence([seed, step, rank]).generate_state(1)[0])
+
+
+def _to(value: Any, device: Any) -> Any:
+    return value.to(device) if hasattr(value, "to") else value
+
+
+def _forward(loss_module, features, labels, step: int, epoch: int):
+    """The step's loss; a NaN/inf loss stops the run with one line naming the step."""
+    import torch
+
+    from retriever.train.losses.base import NonFiniteLossError
+
+    try:
+        value = loss_module(features, labels)
+    except NonFiniteLossError as exc:
+        raise RetrieverError(f"step {step} (epoch {epoch + 1}): {exc}") from None
+    if not torch.isfinite(value):
+        raise RetrieverError(
+            f"step {step} (epoch {epoch + 1}): loss is {value.item()}; lower the learning rate or use fp32"
+        )
+    return value
+
+
+def _state_getter(optimizer, scheduler, accelerator) -> Callable[[], dict[str, Any]]:
+    def state() -> dict[str, Any]:
+        scaler = accelerator.scaler
+        return {
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "scaler": scaler.state_dict() if scaler is not None else None,
+        }
+
+    return state
+
+
+def _save(accelerator, output: Path, step: int, model, state_of, keep: int) -> None:
+    if accelerator.is_main_process:
+        save_checkpoint(output, step, model, state_of(), keep)
+    accelerator.wait_for_everyone()
+
+
+def _dev_evaluator(config: TrainConfig, data: PreparedData, accelerator):
+    """A function model -> {metric: value} on the dev queries (main process only), or None without dev."""
+    if not data.dev or not accelerator.is_main_process:
+        return None
+    from retriever.train.dev_eval import DevEvaluator
+
+    return DevEvaluator(
+        config.dev,
+        data.dev,
+        data.pool,
+        query_prompt=config.query_prompt,
+        document_prompt=config.document_prompt,
+    )
+
+
+def _progress(total: int, initial: int, enabled: bool):
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, initial=initial, desc="train", unit="step", disable=not enabled)
+
+    class _Bar:
+        def update(self, n: int, loss: float) -> None:
+            bar.update(n)
+            bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+
+        def close(self) -> None:
+            bar.close()
+
+    return _Bar()
+
+
+def _save_final(model, loss, config: TrainConfig, data: PreparedData, log: TrainingLog) -> None:
+    """Save the final model with a sentence-transformers model card (loss, hyperparameters, log excerpt)."""
+    card = model.model_card_data
+    card.set_losses([loss])
+    hyperparameters = config.model_dump(mode="json", exclude={"stages"})
+    card.all_hyperparameters = hyperparameters
+    card.non_default_hyperparameters = config.model_dump(
+        mode="json", exclude_defaults=True, exclude={"stages"}
+    )
+    card.training_logs = _card_logs(log.records, config.dev.metric)
+    card.add_tags(["retriever", f"objective:{loss_name(config)}"])
+    model.save(str(config.output))
+    done = {
+        "steps": data.steps,
+        "train_queries": len(data.plan),
+        "dev_queries": len(data.dev),
+        "queries_dropped_by_source_filter": data.dropped,
+        "loss": loss_name(config),
+    }
+    (Path(config.output) / DONE_FILE).write_text(json.dumps(done, indent=2) + "\n", encoding="utf-8")
+
+
+def _card_logs(records: list[dict[str, Any]], metric: str, rows: int = 20) -> list[dict[str, Any]]:
+    """About ``rows`` evenly spaced log rows plus every dev row, in the card's Epoch/Step/... shape."""
+    every = max(1, len([r for r in records if "loss" in r]) // rows)
+    table = []
+    for record in records:
+        dev = record.get("dev")
+        if "loss" in record and record["step"] % every and not dev:
+            continue
+        row = {"Epoch": round(record["epoch"], 4), "Step": record["step"]}
+        if "loss" in record:
+            row["Training Loss"] = round(record["loss"], 4)
+        if dev:
+            row[f"dev_{metric}"] = round(dev.get(metric, float("nan")), 4)
+        table.append(row)
+    return table
