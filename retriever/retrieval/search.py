@@ -1,0 +1,67 @@
+"""Queries in, a ``Run`` ({query id: {doc id: score}}) out: dense, BM25 and hybrid search.
+
+These are the entry points eval, mining and serving share: build the index once (:func:`index_corpus`,
+:meth:`BM25Index.build`), then search any number of query sets.
+"""
+
+from __future__ import annotations
+
+from retriever.data.dataset import Corpus, Run
+from retriever.retrieval.bm25 import BM25Index
+from retriever.retrieval.config import FusionConfig, IndexConfig
+from retriever.retrieval.dense_index import DenseIndex
+from retriever.retrieval.embedding_cache import EmbeddingCache
+from retriever.retrieval.encoder import Encoder
+from retriever.retrieval.fusion import fuse
+
+
+def corpus_embeddings(encoder: Encoder, corpus: Corpus, cache: EmbeddingCache | None = None):
+    """The corpus vectors: from (or into) ``cache`` when given, else encoded in memory."""
+    if cache is not None:
+        return cache.corpus_embeddings(encoder, corpus)
+    return encoder.encode_documents(encoder.document_texts(corpus))
+
+
+def index_corpus(
+    encoder: Encoder,
+    corpus: Corpus,
+    config: IndexConfig | None = None,
+    cache: EmbeddingCache | None = None,
+) -> DenseIndex:
+    """Encode ``corpus`` (through ``cache`` when given) and build a :class:`DenseIndex` over it; the index
+    metadata records the encoder description and the corpus fingerprint."""
+    embeddings = corpus_embeddings(encoder, corpus, cache)
+    metadata = {"encoder": encoder.describe(), "corpus_fingerprint": corpus.fingerprint}
+    return DenseIndex.build(embeddings, list(corpus.ids), config, metadata)
+
+
+def dense_search(encoder: Encoder, index: DenseIndex, queries: dict[str, str], k: int) -> Run:
+    """Encode ``queries`` and return their top-``k`` documents by inner product."""
+    if not queries:
+        return {}
+    scores, rows = index.search(encoder.encode_queries(list(queries.values())), k)
+    return {
+        qid: {index.ids[row]: float(score) for row, score in zip(rows[i], scores[i], strict=True) if row >= 0}
+        for i, qid in enumerate(queries)
+    }
+
+
+def bm25_search(bm25: BM25Index, queries: dict[str, str], k: int) -> Run:
+    """Top-``k`` BM25 documents per query."""
+    return bm25.search(queries, k)
+
+
+def hybrid_search(
+    encoder: Encoder,
+    index: DenseIndex,
+    bm25: BM25Index,
+    queries: dict[str, str],
+    k: int,
+    fusion: FusionConfig | None = None,
+) -> Run:
+    """Dense and BM25 runs (each ``fusion.depth`` deep) fused by :func:`~retriever.retrieval.fusion.fuse`,
+    top ``k`` kept."""
+    fusion = fusion or FusionConfig()
+    dense = dense_search(encoder, index, queries, max(k, fusion.depth))
+    lexical = bm25_search(bm25, queries, max(k, fusion.depth))
+    return fuse(dense, lexical, fusion, k)
