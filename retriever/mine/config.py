@@ -1,0 +1,137 @@
+"""Configuration of the mining stage (one :class:`MineConfig`, YAML-loadable, every field documented)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from retriever.config import StrictModel
+
+Source = Literal["bm25", "dense"]
+Strategy = Literal["bm25", "dense", "teacher", "hybrid"]
+ALL_STRATEGIES: tuple[Strategy, ...] = ("bm25", "dense", "teacher", "hybrid")
+
+
+class CandidatesConfig(StrictModel):
+    """First-stage retrieval of candidate passages per training query."""
+
+    sources: list[Source] = Field(default_factory=lambda: ["bm25"], min_length=1)
+    depth: int = Field(100, ge=1, description="candidates kept per source and query (known positives apart)")
+    bi_encoder: str | None = Field(None, description="sentence-transformers model for dense candidates")
+    batch_size: int = Field(64, ge=1, description="encoding batch size")
+    rrf_k: int = Field(60, ge=1, description="k of reciprocal rank fusion for the hybrid ranking")
+
+
+class TeacherConfig(StrictModel):
+    """Scores for every (query, candidate) and (query, positive) pair.
+
+    ``model`` is a sentence-transformers ``CrossEncoder`` (raw logits); when it is None the candidates'
+    bi-encoder scores the pairs by cosine similarity.
+    """
+
+    model: str | None = None
+    batch_size: int = Field(32, ge=1)
+    max_length: int | None = Field(None, ge=8, description="cross-encoder max tokens (None: model default)")
+
+
+class JudgeConfig(StrictModel):
+    """An LLM that grades candidates; relevant ones become extra positives (``source: llm``)."""
+
+    kind: Literal["none", "openai", "hf"] = "none"
+    model: str | None = Field(None, description="model name (openai) or local path/name (hf)")
+    base_url: str = Field("http://localhost:8000/v1", description="OpenAI-compatible base URL (…/v1)")
+    api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the API key")
+    prompt: Literal["pointwise", "listwise"] = "pointwise"
+    judge_depth: int = Field(10, ge=1, description="top candidates (by teacher score) judged per query")
+    listwise_window: int = Field(10, ge=1, le=50, description="passages per listwise call")
+    concurrency: int = Field(8, ge=1)
+    timeout_s: float = Field(60.0, gt=0)
+    max_attempts: int = Field(4, ge=1, description="calls per judgement before it is recorded as failed")
+    backoff_s: float = Field(1.0, ge=0, description="first retry delay; doubles per attempt, plus jitter")
+    max_backoff_s: float = Field(30.0, ge=0)
+    max_tokens: int = Field(64, ge=1, description="completion tokens per call")
+    temperature: float = Field(0.0, ge=0)
+
+    @model_validator(mode="after")
+    def _model_given(self) -> JudgeConfig:
+        if self.kind != "none" and not self.model:
+            raise ValueError(f"judge '{self.kind}' needs a model (--judge-model)")
+        return self
+
+
+class PositivesConfig(StrictModel):
+    """How human (qrels) and LLM positives merge."""
+
+    min_qrels_grade: int = Field(1, ge=0, description="qrels grade at or above which a passage is a positive")
+    grade_threshold: int = Field(
+        2, ge=0, le=3, description="LLM grade (0-3) at or above which it is relevant"
+    )
+    conflict: Literal["qrels_wins", "drop"] = Field(
+        "qrels_wins", description="a qrels positive the LLM grades below threshold: keep it, or drop it"
+    )
+    max_positives: int | None = Field(None, ge=1, description="cap per query (strongest teacher score first)")
+
+
+class NegativesConfig(StrictModel):
+    """Hard-negative selection from one strategy's ranking (positives removed first; ranks 0-based)."""
+
+    count: int = Field(7, ge=0, description="negatives per query")
+    range_min: int = Field(0, ge=0, description="skip the first range_min ranks")
+    range_max: int | None = Field(None, ge=1, description="consider ranks < range_max (None: all)")
+    sampling: Literal["top", "random"] = "top"
+    seed: int = 0
+    absolute_margin: float | None = Field(
+        None, description="drop a negative when teacher(n) + margin > teacher(weakest positive)"
+    )
+    relative_margin: float | None = Field(
+        0.05, description="drop a negative when teacher(n) > t_p - |t_p| * margin (t_p: weakest positive)"
+    )
+
+    @model_validator(mode="after")
+    def _range(self) -> NegativesConfig:
+        if self.range_max is not None and self.range_max <= self.range_min:
+            raise ValueError("range_max must be greater than range_min")
+        return self
+
+
+class EciConfig(StrictModel):
+    """Scales of ECI's hardness (temperature) and safety (margin); None picks them from the teacher kind
+    (cross-encoder logits: 1.0 and 1.0; cosine: 0.05 and 0.05)."""
+
+    temperature: float | None = Field(None, gt=0)
+    margin: float | None = Field(None, ge=0)
+
+
+class MineConfig(StrictModel):
+    """The whole mining stage."""
+
+    data: str = Field(..., description="dataset name or path (see retriever.data.load_dataset)")
+    split: str = "train"
+    max_queries: int | None = Field(None, ge=1, description="mine only the first N queries (smoke tests)")
+    candidates: CandidatesConfig = Field(default_factory=CandidatesConfig)
+    teacher: TeacherConfig = Field(default_factory=TeacherConfig)
+    judge: JudgeConfig = Field(default_factory=JudgeConfig)
+    positives: PositivesConfig = Field(default_factory=PositivesConfig)
+    negatives: NegativesConfig = Field(default_factory=NegativesConfig)
+    eci: EciConfig = Field(default_factory=EciConfig)
+    strategy: Literal["auto", "bm25", "dense", "teacher", "hybrid"] = "auto"
+
+    def strategies(self) -> tuple[Strategy, ...]:
+        """The strategies whose ECI is computed: all four for ``auto``, else the one asked for."""
+        return ALL_STRATEGIES if self.strategy == "auto" else (self.strategy,)
+
+    def sources(self) -> list[Source]:
+        """Candidate sources needed: those asked for plus those the strategies rank by."""
+        needed = set(self.candidates.sources)
+        for strategy in self.strategies():
+            needed |= {"bm25": {"bm25"}, "dense": {"dense"}, "hybrid": {"bm25", "dense"}}.get(strategy, set())
+        return sorted(needed)
+
+    @model_validator(mode="after")
+    def _needs_encoder(self) -> MineConfig:
+        if "dense" in self.sources() and not self.candidates.bi_encoder:
+            raise ValueError("dense candidates (strategy dense/hybrid/auto) need a bi-encoder (--bi-encoder)")
+        if self.teacher.model is None and not self.candidates.bi_encoder:
+            raise ValueError("no teacher: give a cross-encoder (--teacher) or a bi-encoder (--bi-encoder)")
+        return self

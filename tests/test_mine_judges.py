@@ -1,0 +1,246 @@
+"""LLM judges: strict prompt parsing, the OpenAI-compatible client against a loopback server with injected
+faults (every judgement arrives once, counters right), the SQLite cache, and the local transformers judge."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+
+import pytest
+
+from retriever.errors import RetrieverError
+from retriever.mine.config import JudgeConfig
+from retriever.mine.judges.cache import JudgeKey, JudgementCache
+from retriever.mine.judges.openai import OpenAIBackend, retry_after_seconds
+from retriever.mine.judges.prompts import LISTWISE_SELECTED, PROMPTS, ParseError, messages, parse
+from retriever.mine.judges.runner import JudgeCounters, Request, judge_all
+from tests.fake_openai import FakeOpenAI, grade_of
+
+PASSAGES = [(f"d{i}", f"passage number {i} about protein {i * 7}") for i in range(6)]
+REQUESTS = [
+    Request("q1", "what does protein do", PASSAGES[:4]),
+    Request("q2", "is the virus deadly", PASSAGES[3:]),
+]
+PAIRS = {(r.query_id, pid): text for r in REQUESTS for pid, text in r.passages}
+
+
+def _config(server: FakeOpenAI, **overrides) -> JudgeConfig:
+    base = dict(
+        kind="openai",
+        model="judge-m",
+        base_url=server.base_url,
+        concurrency=1,
+        timeout_s=2.0,
+        backoff_s=0.01,
+        max_backoff_s=0.05,
+        max_attempts=4,
+    )
+    return JudgeConfig(**{**base, **overrides})
+
+
+def _run(config: JudgeConfig, db, requests=REQUESTS):
+    counters = JudgeCounters()
+    with JudgementCache(db) as cache:
+        verdicts = judge_all(OpenAIBackend(config), config, cache, requests, counters)
+    return verdicts, counters
+
+
+# ---- prompts and parsers -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, grade", [('{"grade": 2}', 2), (' {"grade":0}\n', 0), ('```json\n{"grade": 3}\n```', 3)]
+)
+def test_pointwise_parser_accepts_exact_answers(text, grade):
+    assert parse(PROMPTS["pointwise"], text, 1) == [grade]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"grade": 4}',
+        '{"grade": -1}',
+        '{"grade": true}',
+        '{"grade": 2.5}',
+        '{"grade": "2"}',
+        '{"grade": 2, "x": 1}',
+        "2",
+        "grade: 2",
+        '{"grade": 2',
+        "",
+        '[{"grade": 2}]',
+        'Sure! {"grade": 2}',
+    ],
+)
+def test_pointwise_parser_rejects_anything_else(text):
+    with pytest.raises(ParseError):
+        parse(PROMPTS["pointwise"], text, 1)
+
+
+def test_listwise_parser_maps_selection_to_grades():
+    assert parse(PROMPTS["listwise"], '{"relevant": [3, 1]}', 4) == [
+        LISTWISE_SELECTED,
+        0,
+        LISTWISE_SELECTED,
+        0,
+    ]
+    assert parse(PROMPTS["listwise"], '{"relevant": []}', 2) == [0, 0]
+    for bad in (
+        '{"relevant": [5]}',
+        '{"relevant": [0]}',
+        '{"relevant": [1, 1]}',
+        '{"relevant": "1"}',
+        '{"rel": []}',
+    ):
+        with pytest.raises(ParseError):
+            parse(PROMPTS["listwise"], bad, 4)
+
+
+def test_prompts_carry_versions_and_passages():
+    assert PROMPTS["pointwise"].version != PROMPTS["listwise"].version
+    chat = messages(PROMPTS["listwise"], "q?", ["alpha", "beta"])
+    assert "[1] alpha" in chat[-1]["content"] and "[2] beta" in chat[-1]["content"]
+    with pytest.raises(ValueError):
+        messages(PROMPTS["pointwise"], "q?", ["a", "b"])
+
+
+def test_retry_after_header_forms():
+    assert retry_after_seconds("3") == 3.0
+    assert retry_after_seconds(None) is None and retry_after_seconds("soon") is None
+    later = email.utils.formatdate(time.time() + 30, usegmt=True)
+    assert 25 <= retry_after_seconds(later) <= 31
+
+
+# ---- the HTTP judge --------------------------------------------------------------------------------------
+
+
+def test_every_fault_is_retried_and_every_judgement_arrives_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret")
+    faults = ["500", "429", "slow", "malformed", "empty", "garbage"]
+    with FakeOpenAI(faults=list(faults), slow_s=0.6) as server:
+        config = _config(server, timeout_s=0.3, max_attempts=len(faults) + 1)
+        verdicts, counters = _run(config, tmp_path / "j.sqlite")
+    assert set(verdicts) == set(PAIRS)
+    for (qid, pid), verdict in verdicts.items():
+        assert verdict.status == "ok" and verdict.grade == grade_of(PAIRS[qid, pid])
+    queries = {r.query_id: r.query for r in REQUESTS}
+    assert server.answered == {(queries[q], text): 1 for (q, _), text in PAIRS.items()}
+    assert counters.calls == len(PAIRS) + len(faults) == server.requests
+    assert counters.retries == len(faults) and counters.failures == 0 and counters.judged == len(PAIRS)
+    assert counters.faults == {
+        "server_error": 1,
+        "rate_limited": 1,
+        "timeout": 1,
+        "malformed_json": 1,
+        "empty_choices": 1,
+        "unparseable": 1,
+    }
+    assert counters.prompt_tokens == 10 * (len(PAIRS) + 1)  # every answered call reports usage, garbage too
+    assert server.auth == {"Bearer sk-secret"} and server.models == {"judge-m": len(PAIRS) + 1}
+
+
+def test_cached_judgements_are_never_requested_again(tmp_path):
+    with FakeOpenAI() as server:
+        first, _ = _run(_config(server), tmp_path / "j.sqlite")
+        requests_after_first = server.requests
+        second, counters = _run(_config(server), tmp_path / "j.sqlite")
+    assert requests_after_first == len(PAIRS) and server.requests == len(PAIRS)
+    assert second == first and counters.cache_hits == len(PAIRS) and counters.calls == 0
+
+
+def test_cache_key_includes_model_and_prompt_version(tmp_path):
+    with FakeOpenAI() as server:
+        _run(_config(server), tmp_path / "j.sqlite")
+        _run(_config(server, model="other"), tmp_path / "j.sqlite")
+        _run(_config(server, prompt="listwise"), tmp_path / "j.sqlite")
+    assert server.requests == 2 * len(PAIRS) + len(REQUESTS)
+    with JudgementCache(tmp_path / "j.sqlite") as cache:
+        assert len(cache.load(JudgeKey("openai", "judge-m", PROMPTS["pointwise"].version))) == len(PAIRS)
+        assert len(cache.load(JudgeKey("openai", "judge-m", PROMPTS["listwise"].version))) == len(PAIRS)
+
+
+def test_spent_retry_budget_records_failure_not_grade(tmp_path):
+    request = [Request("q1", "what does protein do", PASSAGES[:1])]
+    with FakeOpenAI(faults=["garbage", "500", "garbage"]) as server:
+        verdicts, counters = _run(_config(server, max_attempts=3), tmp_path / "j.sqlite", request)
+        (verdict,) = verdicts.values()
+        assert verdict.status == "failed" and verdict.grade is None and verdict.attempts == 3
+        assert verdict.error.startswith("unparseable")
+        assert counters.failures == 1 and counters.judged == 0 and counters.calls == 3
+        _, again = _run(_config(server, max_attempts=3), tmp_path / "j.sqlite", request)
+    assert server.requests == 3 and again.cache_hits == 1 and again.calls == 0
+
+
+def test_refused_key_stops_with_one_line_error_without_the_key(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-do-not-print")
+    with FakeOpenAI(faults=["401"]) as server, pytest.raises(RetrieverError) as info:
+        _run(_config(server), tmp_path / "j.sqlite", REQUESTS[:1])
+    message = str(info.value)
+    assert "401" in message and "sk-do-not-print" not in message and "\n" not in message
+
+
+def test_listwise_windows_and_concurrency_limit(tmp_path):
+    many = [Request(f"q{i}", f"query {i}", PASSAGES) for i in range(6)]
+    with FakeOpenAI(slow_s=0.05, faults=["slow"] * 12) as server:
+        config = _config(server, prompt="listwise", listwise_window=4, concurrency=3)
+        verdicts, counters = _run(config, tmp_path / "j.sqlite", many)
+    assert counters.calls == server.requests == 6 * 2  # 6 passages in windows of 4 and 2
+    assert 1 < server.max_in_flight <= 3
+    for (_, pid), verdict in verdicts.items():
+        expected = LISTWISE_SELECTED if grade_of(dict(PASSAGES)[pid]) >= 2 else 0
+        assert verdict.grade == expected
+
+
+# ---- the local transformers judge --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_causal_lm(tmp_path_factory):
+    """A 1-layer GPT-2 with random weights and the tiny WordPiece vocabulary: its answers never parse."""
+    import torch
+    from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
+
+    from tests.tiny_models import build_tokenizer_dir
+
+    out = build_tokenizer_dir(tmp_path_factory.mktemp("models") / "tiny-gpt2")
+    tokenizer = AutoTokenizer.from_pretrained(str(out))
+    torch.manual_seed(0)
+    config = GPT2Config(vocab_size=len(tokenizer), n_positions=512, n_embd=16, n_layer=1, n_head=2)
+    GPT2LMHeadModel(config).save_pretrained(str(out))
+    return out
+
+
+def test_hf_judge_counts_unparseable_answers_as_failures(tmp_path, tiny_causal_lm):
+    from retriever.mine.judges.hf import HFBackend
+
+    config = JudgeConfig(kind="hf", model=str(tiny_causal_lm), max_attempts=2, max_tokens=4, backoff_s=0)
+    backend = HFBackend(config)
+    counters = JudgeCounters()
+    with JudgementCache(tmp_path / "j.sqlite") as cache:
+        verdicts = judge_all(backend, config, cache, REQUESTS[:1], counters)
+    assert all(v.status == "failed" for v in verdicts.values()) and len(verdicts) == 4
+    assert counters.faults == {"unparseable": 8} and counters.calls == 8 and counters.failures == 4
+    assert counters.completion_tokens > 0 and counters.prompt_tokens > 0
+
+
+def test_hf_judge_grades_when_the_model_answers_in_format(tmp_path, tiny_causal_lm, monkeypatch):
+    from retriever.mine.judges import hf
+    from retriever.mine.judges.runner import Completion
+
+    config = JudgeConfig(kind="hf", model=str(tiny_causal_lm), backoff_s=0, concurrency=1)
+    backend = hf.HFBackend(config)
+    answers = iter(['{"grade": 3}', "nonsense", '{"grade": 1}', '{"grade": 0}', '{"grade": 2}'])
+    monkeypatch.setattr(backend, "_generate", lambda chat, attempt: Completion(next(answers), 5, 2))
+    counters = JudgeCounters()
+    with JudgementCache(tmp_path / "j.sqlite") as cache:
+        verdicts = judge_all(backend, config, cache, REQUESTS[:1], counters)
+    assert [verdicts["q1", pid].grade for pid, _ in PASSAGES[:4]] == [3, 1, 0, 2]
+    assert counters.retries == 1 and counters.faults == {"unparseable": 1} and counters.prompt_tokens == 25
+
+
+def test_hf_judge_that_cannot_load_is_one_line_error(tmp_path):
+    from retriever.errors import InputError
+    from retriever.mine.judges.hf import HFBackend
+
+    with pytest.raises(InputError, match="cannot load judge model"):
+        HFBackend(JudgeConfig(kind="hf", model=str(tmp_path / "missing")))
