@@ -3,7 +3,8 @@
 Grades are a deterministic function of the passage text (:func:`grade_of`), so a test knows every right
 answer. ``faults`` is a queue: each request pops the next fault (if any) and suffers it instead of an answer:
 ``500``, ``429`` (with ``Retry-After: 0``), ``slow`` (sleeps ``slow_s`` then answers, beyond a short client
-timeout), ``malformed`` (a truncated JSON body), ``empty`` (``choices: []``), ``garbage`` (unparseable content), ``401`` (a refused key).
+timeout), ``malformed`` (a truncated JSON body), ``empty`` (``choices: []``), ``garbage`` (unparseable
+content), ``401`` (a refused key).
 ``hold_after=N`` answers N requests normally and then holds every later request open until :meth:`release`
 (used to kill a client mid-run). Counters: ``requests`` (all received), ``answered`` per (query, passage),
 ``max_in_flight`` (the most requests handled at once).

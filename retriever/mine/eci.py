@@ -6,8 +6,8 @@ teacher scores ``t_1 .. t_K``, a temperature ``T > 0`` and a safety margin ``m >
 * hardness of one negative  ``h_i = min(1, 2 * sigmoid((t_i - t_p) / T))``: 1 when the negative ties the
   positive (or scores above it: hardness saturates there, scoring above is a safety matter), falling toward 0
   as the negative scores far below; ``H = mean_i h_i``.
-* safety ``S = |{i : t_i < t_p and t_p - t_i >= m}| / K``: the fraction of negatives strictly below the weakest
-  positive by at least the margin (with ``m = 0``, a tie is unsafe).
+* safety ``S = |{i : t_i < t_p and t_p - t_i >= m}| / K``: the fraction of negatives strictly below the
+  weakest positive by at least the margin (with ``m = 0``, a tie is unsafe).
 * ``ECI = log(1 + K) * 2 H S / (H + S)`` (0 when ``H + S = 0``).
 
 With no negatives (K = 0): H = 0, S = 1 (vacuously safe) and ECI = 0. A strategy's ECI is the mean over its

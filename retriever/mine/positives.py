@@ -4,7 +4,7 @@ Rules, per query:
 
 * a qrels passage with grade >= ``min_qrels_grade`` is a positive (``source: qrels``);
 * a judged candidate with LLM grade >= ``grade_threshold`` is a positive (``source: llm``);
-* conflict (a qrels positive the LLM grades below the threshold): ``qrels_wins`` keeps it, ``drop`` removes it;
+* conflict (a qrels positive the LLM grades below threshold): ``qrels_wins`` keeps it, ``drop`` removes it;
 * failed judgements are no grade: they neither add nor remove a positive;
 * order: qrels positives first, then LLM ones, each by teacher score (strongest first); ``max_positives`` caps
   the list. Every positive, dropped conflict and capped-out positive is excluded from the negatives.

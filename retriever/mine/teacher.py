@@ -2,9 +2,9 @@
 
 Two teachers: a sentence-transformers ``CrossEncoder`` scoring raw logits (no activation: ECI and the margins
 work on logits), or, when no cross-encoder is given, the bi-encoder's cosine similarity (query vectors encoded
-once, corpus vectors read from the memory-mapped embedding cache). Scores are stored in a SQLite table keyed by
-(teacher key, query id, passage id); the teacher key names the model, its kind and the corpus fingerprint, so
-changing either never reuses a stale score. Pairs are scored in chunks, each committed before the next.
+once, corpus vectors read from the memory-mapped embedding cache). Scores are stored in a SQLite table keyed
+by (teacher key, query id, passage id); the teacher key names the model, its kind and the corpus fingerprint,
+so changing either never reuses a stale score. Pairs are scored in chunks, each committed before the next.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ class BiEncoderTeacher:
         new = [q for q in dict.fromkeys(query_ids) if q not in self._queries]
         if new:
             vectors = self._encoder.encode_queries([self._dataset.queries[q] for q in new])
-            self._queries.update(zip(new, _unit(vectors)))
+            self._queries.update(zip(new, _unit(vectors), strict=True))
 
     def score(self, pairs: Sequence[Pair]) -> np.ndarray:
         self._query_vectors(q for q, _ in pairs)
@@ -122,7 +122,7 @@ class ScoreCache:
     def put(self, teacher: str, pairs: Sequence[Pair], scores: Iterable[float]) -> None:
         self._db.executemany(
             "INSERT OR REPLACE INTO scores VALUES (?, ?, ?, ?)",
-            [(teacher, q, p, float(s)) for (q, p), s in zip(pairs, scores)],
+            [(teacher, q, p, float(s)) for (q, p), s in zip(pairs, scores, strict=True)],
         )
         self._db.commit()
 
@@ -143,7 +143,7 @@ def score_pairs(
             chunk = missing[start : start + CHUNK]
             scores = teacher.score(chunk)
             cache.put(teacher.key, chunk, scores)
-            known.update(zip(chunk, (float(s) for s in scores)))
+            known.update(zip(chunk, (float(s) for s in scores), strict=True))
     finally:
         cache.close()
     return {pair: known[pair] for pair in wanted}, len(wanted) - len(missing)

@@ -22,7 +22,7 @@ from retriever.mine.judges.runner import Completion, RetryableError
 
 
 def retry_after_seconds(value: str | None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date); None if absent/invalid."""
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date); None if absent/invalid."""
     if not value:
         return None
     try:

@@ -5,11 +5,12 @@ judgement made under one wording is reused under another.
 
 * pointwise (``pointwise-v1``): one passage, answer ``{"grade": G}`` with G an integer in 0..3
   (0 irrelevant, 1 related, 2 relevant, 3 perfectly relevant).
-* listwise (``listwise-v1``): numbered passages, answer ``{"relevant": [i, ...]}`` with 1-based numbers of the
-  relevant passages (possibly empty); a selected passage is graded :data:`LISTWISE_SELECTED` (3), the others 0.
+* listwise (``listwise-v1``): numbered passages, answer ``{"relevant": [i, ...]}`` with 1-based numbers
+  of the relevant passages (possibly empty); a selected passage is graded :data:`LISTWISE_SELECTED` (3),
+  the others 0.
 
-Parsing is strict: after stripping whitespace and one optional ```` ``` ```` / ```` ```json ```` fence, the text
-must be exactly one JSON object with exactly the expected key and valid values; anything else raises
+Parsing is strict: after stripping whitespace and one optional ```` ``` ```` / ```` ```json ```` fence, the
+text must be exactly one JSON object with exactly the expected key and valid values; anything else raises
 :class:`ParseError` (counted and retried by the caller, never guessed).
 """
 

@@ -8,8 +8,8 @@ One *call* judges one passage (pointwise) or a window of passages (listwise). A 
 ``max_attempts`` times; an unparseable answer counts as a failed attempt. The delay before retry ``a``
 (1-based) is the server's ``Retry-After`` when given, else ``min(max_backoff_s, backoff_s * 2**(a-1))`` plus a
 uniform jitter in ``[0, backoff_s)``. When the budget is spent, every passage of the call is recorded as
-``failed``. Each call's verdicts are committed to the :class:`JudgementCache` before the next call starts in its
-slot, and cached verdicts (ok or failed) are never requested again.
+``failed``. Each call's verdicts are committed to the :class:`JudgementCache` before the next call starts in
+its slot, and cached verdicts (ok or failed) are never requested again.
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ async def _judge_call(
         counters.judged += len(grades)
         return [
             Judgement(request.query_id, pid, "ok", grade, attempt + 1, answer)
-            for (pid, _), grade in zip(request.passages, grades)
+            for (pid, _), grade in zip(request.passages, grades, strict=True)
         ]
     counters.failures += len(request.passages)
     return [
