@@ -14,10 +14,8 @@ Question ids are the ``id`` field when present, else the 0-based position in the
 from __future__ import annotations
 
 import ast
-import csv
 import json
 import re
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,8 +28,9 @@ from retriever.data.parsing import (
     collect_queries,
     drop_unknown,
     find_file,
+    iter_csv_rows,
     iter_jsonl,
-    open_text,
+    read_text,
     require_file,
     string_field,
 )
@@ -49,22 +48,18 @@ def is_dpr(directory: Path) -> bool:
 
 def read_passages(path: Path) -> Corpus:
     """Passages from DPR's ``id<TAB>text<TAB>title`` file (header line skipped when present)."""
-    csv.field_size_limit(sys.maxsize)
     builder = CorpusBuilder(path, "id")
-    with open_text(path) as handle:
-        reader = csv.reader(handle, delimiter="\t")
-        for row in reader:
-            line = reader.line_num
-            if not row or (line == 1 and row[0].strip().lower() == "id"):
-                continue
-            if len(row) != len(PASSAGE_COLUMNS):
-                raise InputError(
-                    f"expected 3 tab-separated columns (id, text, title), found {len(row)}",
-                    path=path,
-                    line=line,
-                    field=PASSAGE_COLUMNS[min(len(row), 2)],
-                )
-            builder.add(row[0].strip(), row[2], row[1], line)
+    for line, row in iter_csv_rows(path, desc="passages"):
+        if line == 1 and row[0].strip().lower() == "id":
+            continue
+        if len(row) != len(PASSAGE_COLUMNS):
+            raise InputError(
+                f"expected 3 tab-separated columns (id, text, title), found {len(row)}",
+                path=path,
+                line=line,
+                field=PASSAGE_COLUMNS[min(len(row), 2)],
+            )
+        builder.add(row[0].strip(), row[2], row[1], line)
     return builder.build()
 
 
@@ -95,11 +90,10 @@ def _question_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     if name.endswith(".jsonl"):
         yield from iter_jsonl(path)
     elif name.endswith(".json"):
-        with open_text(path) as handle:
-            try:
-                records = json.load(handle)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"malformed JSON: {exc.msg}", path=path, line=exc.lineno) from None
+        try:
+            records = json.loads(read_text(path))
+        except json.JSONDecodeError as exc:
+            raise InputError(f"malformed JSON: {exc.msg}", path=path, line=exc.lineno) from None
         if not isinstance(records, list):
             raise InputError("expected a JSON list of question objects", path=path, line=1)
         for position, record in enumerate(records, start=1):
@@ -107,22 +101,15 @@ def _question_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 raise InputError(f"question {position} is not a JSON object", path=path)
             yield position, record
     else:
-        with open_text(path) as handle:
-            reader = csv.reader(handle, delimiter="\t")
-            for row in reader:
-                if not row:
-                    continue
-                if len(row) < 2:
-                    raise InputError(
-                        "expected 2 tab-separated columns (question, answers)",
-                        path=path,
-                        line=reader.line_num,
-                        field="answers",
-                    )
-                yield (
-                    reader.line_num,
-                    {"question": row[0], "answers": _answer_list(row[1], path, reader.line_num)},
+        for line, row in iter_csv_rows(path):
+            if len(row) < 2:
+                raise InputError(
+                    "expected 2 tab-separated columns (question, answers)",
+                    path=path,
+                    line=line,
+                    field="answers",
                 )
+            yield line, {"question": row[0], "answers": _answer_list(row[1], path, line)}
 
 
 def _answer_list(text: str, path: Path, line: int) -> Any:

@@ -38,8 +38,8 @@ def _load(name: str, config: str | None) -> Mapping[str, Any]:
     except Exception as exc:  # datasets raises many unrelated types (network, cache, not found)
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(
-            f"cannot load Hugging Face dataset {name!r} (config {config!r}): {reason}. Offline, "
-            "unpack the BEIR zip of the dataset under a folder and set RETRIEVER_DATA_HOME to that folder",
+            f"cannot load Hugging Face dataset {name!r} (config {config!r}): {reason}. Offline, unpack the "
+            "dataset's BEIR zip under a folder, set RETRIEVER_DATA_HOME to that folder and use the bare name",
             path=f"hf://{name}",
         ) from None
 

@@ -8,13 +8,15 @@ pairs are dropped) and documents whose title and text are both empty (kept).
 
 from __future__ import annotations
 
+import csv
 import gzip
 import json
 import logging
+import sys
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 from tqdm.auto import tqdm
 
@@ -45,30 +47,61 @@ def require_file(directory: Path, *names: str) -> Path:
     return found
 
 
-def open_text(path: Path) -> TextIO:
-    """Open a UTF-8 text file, decompressing ``.gz`` transparently."""
+def _open_binary(path: Path) -> BinaryIO:
+    """Open a file for reading bytes, decompressing ``.gz`` transparently."""
     try:
-        if path.suffix == ".gz":
-            return gzip.open(path, "rt", encoding="utf-8", newline="")
-        return path.open(encoding="utf-8", newline="")
+        return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
     except OSError as exc:
         raise InputError(f"cannot read file: {exc.strerror or exc}", path=path) from None
 
 
-def iter_lines(path: Path, *, desc: str | None = None) -> Iterator[tuple[int, str]]:
-    """Yield ``(line number, line without its newline)`` for every non-blank line; a progress bar when
-    ``desc`` is given (shown on terminals only)."""
+def _numbered_lines(path: Path, desc: str | None = None) -> Iterator[tuple[int, str]]:
+    """Every line with its newline and 1-based number, decoded as UTF-8 one line at a time so that a decoding
+    error names its line; a progress bar when ``desc`` is given (shown on terminals only)."""
     line_number = 0
-    with open_text(path) as handle:
+    with _open_binary(path) as handle:
         try:
             lines = tqdm(handle, desc=desc, unit=" lines", disable=None if desc else True, leave=False)
-            for line_number, line in enumerate(lines, start=1):
-                if line.strip():
-                    yield line_number, line.rstrip("\r\n")
+            for line_number, raw in enumerate(lines, start=1):
+                yield line_number, raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise InputError(f"not valid UTF-8 ({exc.reason})", path=path, line=line_number + 1) from None
+            raise InputError(f"not valid UTF-8 ({exc.reason})", path=path, line=line_number) from None
         except (OSError, EOFError, zlib.error) as exc:
             raise InputError(f"cannot read file: {exc}", path=path, line=line_number + 1) from None
+
+
+def read_text(path: Path) -> str:
+    """The whole file as text (for formats that are one JSON document)."""
+    return "".join(line for _, line in _numbered_lines(path))
+
+
+def iter_lines(path: Path, *, desc: str | None = None) -> Iterator[tuple[int, str]]:
+    """Yield ``(line number, line without its newline)`` for every non-blank line."""
+    for line_number, line in _numbered_lines(path, desc):
+        if line.strip():
+            yield line_number, line.rstrip("\r\n")
+
+
+def iter_csv_rows(
+    path: Path, *, delimiter: str = "\t", desc: str | None = None
+) -> Iterator[tuple[int, list[str]]]:
+    """Yield ``(line number, fields)`` of a delimited file with csv quoting (a quoted field may hold the
+    delimiter or ``""``); blank lines are skipped."""
+    csv.field_size_limit(sys.maxsize)
+    current = 0
+
+    def lines() -> Iterator[str]:
+        nonlocal current
+        for number, line in _numbered_lines(path, desc):
+            current = number
+            yield line
+
+    try:
+        for row in csv.reader(lines(), delimiter=delimiter):
+            if row:
+                yield current, row
+    except csv.Error as exc:
+        raise InputError(f"malformed line ({exc})", path=path, line=current) from None
 
 
 def iter_jsonl(path: Path, *, desc: str | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
