@@ -133,8 +133,9 @@ def _positive_ids(record: dict[str, Any], path: Path, line: int) -> list[str]:
     contexts = record.get("positive_ctxs") or []
     if not isinstance(contexts, list) or not all(isinstance(context, dict) for context in contexts):
         raise InputError("expected a list of objects", path=path, line=line, field="positive_ctxs")
-    key = "positive_ctxs.passage_id"
-    return [string_field({key: context.get("passage_id")}, key, path, line) for context in contexts]
+    key = "positive_ctxs.passage_id"  # named in full in errors
+    named = ({key: context["passage_id"]} if "passage_id" in context else {} for context in contexts)
+    return [string_field(context, key, path, line) for context in named]
 
 
 def read_dpr(directory: str | Path, split: str | None = None) -> Dataset:
