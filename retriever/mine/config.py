@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from retriever.config import StrictModel
+from retriever.retrieval.config import BM25Config, EncoderConfig, FusionConfig, IndexConfig
 
 Source = Literal["bm25", "dense"]
 Strategy = Literal["bm25", "dense", "teacher", "hybrid"]
@@ -14,13 +15,16 @@ ALL_STRATEGIES: tuple[Strategy, ...] = ("bm25", "dense", "teacher", "hybrid")
 
 
 class CandidatesConfig(StrictModel):
-    """First-stage retrieval of candidate passages per training query."""
+    """First-stage retrieval of candidate passages per training query (retrieval settings are H2's shared
+    models, so mining and eval rank the same way)."""
 
     sources: list[Source] = Field(default_factory=lambda: ["bm25"], min_length=1)
     depth: int = Field(100, ge=1, description="candidates kept per source and query (known positives apart)")
     bi_encoder: str | None = Field(None, description="sentence-transformers model for dense candidates")
-    batch_size: int = Field(64, ge=1, description="encoding batch size")
-    rrf_k: int = Field(60, ge=1, description="k of reciprocal rank fusion for the hybrid ranking")
+    encoder: EncoderConfig = Field(default_factory=EncoderConfig)
+    index: IndexConfig = Field(default_factory=IndexConfig)
+    bm25: BM25Config = Field(default_factory=BM25Config)
+    fusion: FusionConfig = Field(default_factory=FusionConfig, description="how the hybrid ranking fuses")
 
 
 class TeacherConfig(StrictModel):

@@ -147,3 +147,13 @@ def score_pairs(
     finally:
         cache.close()
     return {pair: known[pair] for pair in wanted}, len(wanted) - len(missing)
+
+
+def load_teacher(config: TeacherConfig, dataset: Dataset, encoder, embedding_cache) -> Teacher:
+    """The cross-encoder of ``config.model`` when given, else the cosine of ``encoder()`` (a callable giving
+    the candidates' bi-encoder) over the cached corpus vectors."""
+    if config.model:
+        return CrossEncoderTeacher(config.model, config, dataset)
+    from retriever.retrieval.search import corpus_embeddings
+
+    return BiEncoderTeacher(encoder(), corpus_embeddings(encoder(), dataset.corpus, embedding_cache), dataset)
