@@ -45,7 +45,7 @@ def _run(config: JudgeConfig, db, requests=REQUESTS):
     return verdicts, counters
 
 
-# ---- prompts and parsers -------------------------------------------------------------------------------
+# ---- prompts and parsers -----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -111,7 +111,7 @@ def test_retry_after_header_forms():
     assert 25 <= retry_after_seconds(later) <= 31
 
 
-# ---- the HTTP judge --------------------------------------------------------------------------------------
+# ---- the HTTP judge ----------------------------------------------------------------------------
 
 
 def test_every_fault_is_retried_and_every_judgement_arrives_once(tmp_path, monkeypatch):
@@ -191,7 +191,7 @@ def test_listwise_windows_and_concurrency_limit(tmp_path):
         assert verdict.grade == expected
 
 
-# ---- the local transformers judge --------------------------------------------------------------------------
+# ---- the local transformers judge --------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")

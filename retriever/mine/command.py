@@ -122,7 +122,7 @@ def mine_command(
         list[str] | None, typer.Option("--set", help="Override a recipe field: key=value (dotted keys).")
     ] = None,
 ) -> None:
-    """Mine multi-positive training data with hard negatives scored by ECI; rerun the same command to resume."""
+    """Mine multi-positive training data with ECI-scored hard negatives; rerun the same command to resume."""
     options = {name: value for name, value in locals().items() if name in _FIELDS}
     mine_config = build_config(config, options, set_ or [])
     from retriever.mine.pipeline import mine

@@ -1,19 +1,21 @@
-"""The mining pipeline: candidates -> teacher scores -> LLM judgements -> positives + negatives + ECI -> files.
+"""The mining pipeline: candidates -> teacher scores -> LLM judgements -> positives, negatives, ECI -> files.
 
 Phases and their checkpoints in the output directory (a rerun of the same command resumes from them):
 
 1. ``candidates``: per-source runs saved in ``candidates.json`` (keyed by what they depend on);
-2. ``teacher``: scores of every (query, candidate) and (query, known positive) pair in ``cache/teacher.sqlite``;
+2. ``teacher``: scores of every (query, candidate) and (query, known positive) pair, in
+   ``cache/teacher.sqlite``;
 3. ``judge`` (optional): verdicts on the ``judge_depth`` best candidates by teacher score and on the known
    positives, each committed to ``cache/judgements.sqlite`` before use;
-4. ``select``: positive sets (:mod:`.positives`), negatives for every strategy (:mod:`.negatives`), each scored
-   with ECI (:mod:`.eci`); the chosen strategy's examples go to ``train.jsonl`` and everything measured to
-   ``manifest.json`` (both written atomically, last).
+4. ``select``: positive sets (:mod:`.positives`), negatives for every strategy (:mod:`.negatives`), each
+   scored with ECI (:mod:`.eci`); the chosen strategy's examples go to ``train.jsonl`` and everything
+   measured to ``manifest.json`` (both written atomically, last).
 
-Strategies rank a query's candidates: ``bm25`` and ``dense`` by their own scores, ``hybrid`` by their fusion,
-``teacher`` by teacher score over the union of all sources. ``auto`` picks the strategy with the highest ECI of
-its negatives as mined (before the false-negative filters), then writes its filtered negatives. A candidate
-whose text equals a positive's text (case and spacing aside) is a duplicate of it and never a negative.
+Strategies rank a query's candidates: ``bm25`` and ``dense`` by their own scores, ``hybrid`` by their
+fusion, ``teacher`` by teacher score over the union of all sources. ``auto`` picks the strategy with the
+highest ECI of its negatives as mined (before the false-negative filters), then writes its filtered
+negatives. A candidate whose text equals a positive's text (case and spacing aside) is a duplicate of it and
+never a negative.
 """
 
 from __future__ import annotations
@@ -105,7 +107,7 @@ class Miner:
 
         return EmbeddingCache()
 
-    # ---- phases -----------------------------------------------------------------------------------------------
+    # ---- phases ---------------------------------------------------------------------------------
 
     def load(self) -> tuple[Dataset, dict[str, str], dict[str, set[str]]]:
         from retriever.data.loader import load_dataset
@@ -198,7 +200,7 @@ class Miner:
         }
         return grades, entry
 
-    # ---- the run ----------------------------------------------------------------------------------------------
+    # ---- the run --------------------------------------------------------------------------------
 
     def run(self) -> dict[str, Any]:
         self.out.mkdir(parents=True, exist_ok=True)
@@ -372,5 +374,5 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 def mine(config: MineConfig, out: str | Path, log: Log = _stderr) -> dict[str, Any]:
-    """Run every phase of mining into ``out``; returns the manifest (also written to ``out/manifest.json``)."""
+    """Run every phase of mining into ``out``; returns the manifest (also in ``out/manifest.json``)."""
     return Miner(config, out, log).run()
