@@ -116,18 +116,20 @@ def _train_stage(config: TrainConfig, *, resume: bool, on_step: StepCallback | N
     from transformers import get_linear_schedule_with_warmup
 
     output = Path(config.output)
-    if (output / DONE_FILE).is_file() and resume:
-        return output
+    if (output / DONE_FILE).is_file():
+        if resume:
+            return output
+        raise InputError("output already holds a finished training run; choose another --output", path=output)
     checkpoint = latest_checkpoint(output)
-    if checkpoint is not None and not resume:
+    if not resume and (checkpoint is not None or (output / LOG_FILE).exists()):
         raise InputError(
-            "output already has checkpoints; pass --resume or choose another --output", path=output
+            "output already holds a training run; pass --resume to continue it or choose another --output",
+            path=output,
         )
-    if (output / LOG_FILE).exists() and checkpoint is None and not resume:
-        raise InputError("output already holds a training run; choose another --output", path=output)
 
     accelerator = Accelerator(mixed_precision=None if config.precision == "fp32" else config.precision)
     data = prepare_data(config, accelerator.num_processes)
+    evaluator = _dev_evaluator(config, data, accelerator)
     model = _load_model(str(checkpoint) if checkpoint else config.model, config)
     loss = _build_loss(config, model)
     optimizer = torch.optim.AdamW(_parameter_groups(model, config.weight_decay), lr=config.lr)
@@ -149,7 +151,6 @@ def _train_stage(config: TrainConfig, *, resume: bool, on_step: StepCallback | N
     from retriever.train.collator import GroupCollator
 
     collator = GroupCollator(model, config.query_prompt, config.document_prompt)
-    evaluator = _dev_evaluator(config, data, accelerator)
     state_of = _state_getter(optimizer, scheduler, accelerator)
     step, started = start, time.perf_counter()
     progress = _progress(data.steps, start, accelerator.is_main_process)
@@ -349,7 +350,7 @@ def _save_final(model, loss, config: TrainConfig, data: PreparedData, log: Train
         mode="json", exclude_defaults=True, exclude={"stages"}
     )
     card.training_logs = _card_logs(log.records, config.dev.metric)
-    card.add_tags(["retriever", f"objective:{loss_name(config)}"])
+    card.add_tags(["generated_from_trainer", "retriever", f"objective:{loss_name(config)}"])
     model.save(str(config.output))
     done = {
         "steps": data.steps,

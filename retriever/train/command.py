@@ -1,0 +1,89 @@
+"""``retriever train``: fine-tune a bi-encoder on a training file (a thin layer over :func:`train`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from retriever.config import apply_overrides, load_yaml, validate
+from retriever.train.config import TrainConfig
+
+# CLI option name -> TrainConfig field; an option left unset keeps the recipe's (or the default) value.
+_FIELDS = {
+    "data": "data",
+    "model": "model",
+    "loss": "loss",
+    "epochs": "epochs",
+    "max_steps": "max_steps",
+    "batch_size": "batch_size",
+    "lr": "lr",
+    "max_positives": "max_positives",
+    "hard_negatives": "hard_negatives",
+    "max_seq_length": "max_seq_length",
+    "positive_sources": "positive_sources",
+    "output": "output",
+    "seed": "seed",
+    "precision": "precision",
+    "cached": "cached",
+}
+
+
+def build_config(recipe: Path | None, options: dict[str, Any], overrides: list[str]) -> TrainConfig:
+    """Recipe (its ``train:`` mapping, or the whole file) <- ``--set`` overrides <- explicit options."""
+    data: dict[str, Any] = {}
+    if recipe is not None:
+        data = load_yaml(recipe)
+        if isinstance(data.get("train"), dict):
+            data = data["train"]
+    apply_overrides(data, overrides)
+    for option, field in _FIELDS.items():
+        value = options.get(option)
+        if value is not None and value != []:
+            data[field] = str(value) if isinstance(value, Path) else value
+    return validate(TrainConfig, data, source=recipe)
+
+
+def train_command(
+    data: Annotated[
+        Path | None, typer.Option(help="Training file (JSON lines from `retriever mine`/convert).")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Base model: a local path or a hub name.")] = None,
+    loss: Annotated[
+        str | None, typer.Option(help="Objective: single, rand1lh, jointlh, summarglh or lsepair.")
+    ] = None,
+    epochs: Annotated[int | None, typer.Option(help="Passes over the training queries.")] = None,
+    max_steps: Annotated[int | None, typer.Option(help="Stop after this many optimizer steps.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Queries per step (summed over processes).")] = None,
+    lr: Annotated[float | None, typer.Option(help="Peak learning rate (linear warm-up and decay).")] = None,
+    max_positives: Annotated[int | None, typer.Option(help="At most this many positives per query.")] = None,
+    hard_negatives: Annotated[int | None, typer.Option(help="Hard negatives per query per step.")] = None,
+    max_seq_length: Annotated[int | None, typer.Option(help="Token limit of queries and passages.")] = None,
+    positive_sources: Annotated[
+        list[str] | None,
+        typer.Option("--positive-source", help="Train on positives of this source (repeat: qrels, llm)."),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="Output directory: checkpoints, log, final model.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of batches, draws, dev split and dropout.")] = None,
+    precision: Annotated[str | None, typer.Option(help="fp32, fp16 or bf16 (mixed precision).")] = None,
+    cached: Annotated[
+        bool | None, typer.Option("--cached/--no-cached", help="GradCache variant of the loss.")
+    ] = None,
+    resume: Annotated[bool, typer.Option(help="Continue from the newest checkpoint in --output.")] = False,
+    config: Annotated[
+        Path | None, typer.Option(help="Recipe YAML (its `train:` mapping, or a flat one).")
+    ] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Override a recipe field: key=value (dotted keys).")
+    ] = None,
+) -> None:
+    """Fine-tune a bi-encoder with a multi-positive objective; writes a sentence-transformers checkpoint."""
+    options = {name: value for name, value in locals().items() if name in _FIELDS}
+    train_config = build_config(config, options, set_ or [])
+    from retriever.train.trainer import train
+
+    final = train(train_config, resume=resume)
+    typer.echo(f"model saved to {final}")

@@ -1,0 +1,122 @@
+"""``retriever convert``: a dataset split's qrels + BM25 hard negatives -> a training file.
+
+For each query of the split with at least one document graded ``>= min_grade``: the positives are those
+documents (source ``qrels``, score = grade, highest grade first); the negatives are BM25's top hits that are
+not positives, after skipping the first ``skip_top`` of them (near-duplicates of positives are often
+unjudged relevant documents), up to ``negatives`` (source ``bm25``, ``retriever_score`` = BM25 score).
+Passage text is title + ``title_separator`` + text. A ``manifest.json`` beside the file records config
+and counts.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from retriever.data.dataset import Dataset
+from retriever.data.training_file import Negative, Positive, TrainingExample, write_training_file
+from retriever.errors import InputError
+from retriever.train.config import ConvertConfig
+
+
+def convert_examples(dataset: Dataset, config: ConvertConfig) -> list[TrainingExample]:
+    """Training examples of ``dataset`` (its qrels split) with BM25 negatives, in query-file order."""
+    from retriever.retrieval.bm25 import BM25Index
+
+    corpus = dataset.corpus
+    positives: dict[str, list[tuple[str, int]]] = {}
+    for qid, judged in dataset.qrels.items():
+        relevant = [
+            (doc, grade)
+            for doc, grade in judged.items()
+            if grade >= config.min_grade and doc in corpus.position
+        ]
+        if relevant and qid in dataset.queries:
+            positives[qid] = sorted(relevant, key=lambda item: -item[1])
+    if not positives:
+        raise InputError(f"split {config.split!r} has no query with a document graded >= {config.min_grade}")
+    queries = {qid: text for qid, text in dataset.queries.items() if qid in positives}
+    depth = config.skip_top + config.negatives + max(len(p) for p in positives.values())
+    run = BM25Index.build(corpus, config.bm25).search(queries, depth) if config.negatives else {}
+    examples = []
+    for qid, text in queries.items():
+        relevant = {doc for doc, _ in positives[qid]}
+        ranked = sorted(run.get(qid, {}).items(), key=lambda item: -item[1])
+        hits = [(doc, score) for doc, score in ranked if doc not in relevant][config.skip_top :]
+        examples.append(
+            TrainingExample(
+                query_id=qid,
+                query=text,
+                positives=[
+                    Positive(
+                        id=doc, text=corpus.document(doc, config.title_separator), source="qrels", score=grade
+                    )
+                    for doc, grade in positives[qid]
+                ],
+                negatives=[
+                    Negative(
+                        id=doc,
+                        text=corpus.document(doc, config.title_separator),
+                        source="bm25",
+                        retriever_score=score,
+                    )
+                    for doc, score in hits[: config.negatives]
+                ],
+            )
+        )
+    return examples
+
+
+def convert(config: ConvertConfig) -> Path:
+    """Read the dataset, build the examples, write the training file and its manifest; returns the file."""
+    from retriever.data.loader import load_dataset
+
+    dataset = load_dataset(config.data, config.split)
+    examples = convert_examples(dataset, config)
+    count = write_training_file(config.output, examples)
+    manifest = {
+        "config": config.model_dump(mode="json"),
+        "dataset": {
+            "name": dataset.name,
+            "split": dataset.split,
+            "corpus_fingerprint": dataset.corpus.fingerprint,
+        },
+        "counts": {
+            "queries": count,
+            "positives": sum(len(e.positives) for e in examples),
+            "negatives": sum(len(e.negatives) for e in examples),
+            "queries_with_several_positives": sum(len(e.positives) > 1 for e in examples),
+        },
+    }
+    manifest_path = Path(config.output).with_name("manifest.json")
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return Path(config.output)
+
+
+def convert_command(
+    data: Annotated[str, typer.Option(help="Dataset directory or name (BEIR, MS MARCO, DPR layouts).")],
+    output: Annotated[Path, typer.Option(help="Training file to write (JSON lines).")],
+    split: Annotated[str, typer.Option(help="Qrels split whose positives are used (never test).")] = "train",
+    negatives: Annotated[int, typer.Option(help="BM25 hard negatives kept per query.")] = 30,
+    skip_top: Annotated[int, typer.Option(help="Skip this many top non-positive BM25 hits first.")] = 0,
+    min_grade: Annotated[int, typer.Option(help="Qrels grade at or above which a document is positive.")] = 1,
+) -> None:
+    """Turn a dataset split's qrels and BM25 hard negatives into a training file for `retriever train`."""
+    from retriever.config import validate
+
+    config = validate(
+        ConvertConfig,
+        {
+            "data": data,
+            "output": str(output),
+            "split": split,
+            "negatives": negatives,
+            "skip_top": skip_top,
+            "min_grade": min_grade,
+        },
+    )
+    path = convert(config)
+    typer.echo(f"wrote {path}")

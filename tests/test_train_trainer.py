@@ -1,0 +1,161 @@
+"""The trainer on the tiny model: learns, resumes exactly, chains stages, stops on NaN, saves the model."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from retriever.data.training_file import Negative, Positive, TrainingExample, write_training_file
+from retriever.errors import InputError, RetrieverError
+from retriever.train.checkpoints import list_checkpoints
+from retriever.train.config import TrainConfig
+from retriever.train.trainer import prepare_data, read_log, train
+from tests.tiny_models import WORDS
+
+TOPICS = [WORDS[i : i + 4] for i in range(0, 64, 4)]  # 16 disjoint word sets
+
+
+def tiny_examples(count: int = 16) -> list[TrainingExample]:
+    """Query i is about topic i; its positives repeat the topic's words, its negatives use other topics."""
+    examples = []
+    for i in range(count):
+        topic = TOPICS[i % len(TOPICS)]
+        positives = [
+            Positive(
+                id=f"d{i}-{j}", text=" ".join(topic[j:] + topic[:j]), source="qrels" if j % 2 == 0 else "llm"
+            )
+            for j in range(1 + i % 3)
+        ]
+        negatives = [
+            Negative(id=f"n{i}-{k}", text=" ".join(TOPICS[(i + k) % len(TOPICS)][::-1])) for k in (1, 2, 3)
+        ]
+        examples.append(
+            TrainingExample(
+                query_id=f"q{i}", query=" ".join(topic[:3]), positives=positives, negatives=negatives
+            )
+        )
+    return examples
+
+
+def write_tiny_training_file(path: Path, count: int = 16) -> Path:
+    write_training_file(path, tiny_examples(count))
+    return path
+
+
+@pytest.fixture()
+def training_file(tmp_path) -> Path:
+    return write_tiny_training_file(tmp_path / "train.jsonl")
+
+
+def config(model: Path, data: Path, output: Path, **overrides) -> TrainConfig:
+    settings = {
+        "model": str(model),
+        "data": data,
+        "output": output,
+        "loss": "lsepair",
+        "epochs": 2,
+        "batch_size": 4,
+        "lr": 1e-3,
+        "max_positives": 2,
+        "hard_negatives": 2,
+        "save_steps": 2,
+        "save_total_limit": 10,
+        "seed": 3,
+    }
+    return TrainConfig(**{**settings, **overrides})
+
+
+def losses(output: Path) -> list[float]:
+    return [record["loss"] for record in read_log(output) if "loss" in record]
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_training_lowers_the_loss_and_saves_a_loadable_model(tiny_bi_encoder, training_file, tmp_path):
+    from sentence_transformers import SentenceTransformer
+
+    out = tmp_path / "run"
+    final = train(config(tiny_bi_encoder, training_file, out, epochs=4))
+    log = read_log(out)
+    steps = [r["step"] for r in log]
+    assert steps == list(range(1, len(steps) + 1)) and len(steps) == 16  # 16 queries / 4 per batch x 4 epochs
+    first, last = losses(out)[:4], losses(out)[-4:]
+    assert sum(last) < sum(first)
+    assert all({"loss", "lr", "examples_per_s", "epoch"} <= set(r) for r in log)
+    model = SentenceTransformer(str(final), device="cpu")
+    embeddings = model.encode(["protein cell gene", "paris france capital"])
+    assert embeddings.shape == (2, 32) and math.isfinite(float(embeddings.sum()))
+    card = (final / "README.md").read_text()
+    assert "LSEPairLoss" in card and "max_positives" in card
+    assert json.loads((final / "training_complete.json").read_text())["steps"] == 16
+
+
+def test_resume_continues_the_same_loss_curve(tiny_bi_encoder, training_file, tmp_path):
+    whole = tmp_path / "whole"
+    train(config(tiny_bi_encoder, training_file, whole))
+
+    def stop_at_step_5(record):
+        if record["step"] == 5:
+            raise Interrupt
+
+    parts = tmp_path / "parts"
+    with pytest.raises(Interrupt):
+        train(config(tiny_bi_encoder, training_file, parts), on_step=stop_at_step_5)
+    assert [step for step, _ in list_checkpoints(parts)] == [2, 4]
+    assert len(losses(parts)) == 5
+    train(config(tiny_bi_encoder, training_file, parts), resume=True)
+    assert [r["step"] for r in read_log(parts)] == list(range(1, 9))  # step 5 replayed once, not twice
+    assert losses(parts) == pytest.approx(losses(whole), rel=1e-5, abs=1e-6)
+
+
+def test_existing_output_needs_resume(tiny_bi_encoder, training_file, tmp_path):
+    out = tmp_path / "run"
+    train(config(tiny_bi_encoder, training_file, out, max_steps=2))
+    with pytest.raises(InputError, match="finished training run"):
+        train(config(tiny_bi_encoder, training_file, out, max_steps=2))
+    assert train(config(tiny_bi_encoder, training_file, out, max_steps=2), resume=True) == out
+
+    def interrupt(record):
+        raise Interrupt
+
+    broken = tmp_path / "broken"
+    with pytest.raises(Interrupt):
+        train(config(tiny_bi_encoder, training_file, broken, max_steps=4), on_step=interrupt)
+    with pytest.raises(InputError, match="pass --resume"):
+        train(config(tiny_bi_encoder, training_file, broken, max_steps=4))
+
+
+def test_stages_chain_from_the_previous_checkpoint(tiny_bi_encoder, training_file, tmp_path):
+    out = tmp_path / "chain"
+    stages = [{"positive_sources": ["llm"], "epochs": 1}, {"positive_sources": ["qrels"], "epochs": 1}]
+    final = train(config(tiny_bi_encoder, training_file, out, stages=stages))
+    assert final == out
+    first = json.loads((out / "stage-1" / "training_complete.json").read_text())
+    second = json.loads((out / "training_complete.json").read_text())
+    # Only queries 1, 2, 4, 5, ... (1 + i % 3 >= 2 positives) have an llm positive: 10 of 16.
+    assert first["train_queries"] == 10 and first["queries_dropped_by_source_filter"] == 6
+    assert second["train_queries"] == 16
+    stage2_config = json.loads((out / "train_config.json").read_text())
+    assert stage2_config["model"] == str(out / "stage-1")
+    assert stage2_config["positive_sources"] == ["qrels"]
+
+
+def test_nan_loss_stops_with_one_line(tiny_bi_encoder, training_file, tmp_path):
+    with pytest.raises(RetrieverError, match=r"step 1 \(epoch 1\).*not finite") as caught:
+        train(config(tiny_bi_encoder, training_file, tmp_path / "nan", scale=float("inf")))
+    assert "\n" not in str(caught.value)
+
+
+def test_dev_split_is_held_out_and_evaluated(tiny_bi_encoder, training_file, tmp_path):
+    cfg = config(tiny_bi_encoder, training_file, tmp_path / "dev", epochs=1, dev={"dev_fraction": 0.25})
+    data = prepare_data(cfg)
+    assert len(data.dev) == 4 and len(data.plan) == 12
+    assert not {e.query_id for e in data.dev} & {e.query_id for e in data.plan.examples}
+    train(cfg)
+    dev_records = [r for r in read_log(tmp_path / "dev") if "dev" in r]
+    assert len(dev_records) == 1 and 0.0 <= dev_records[0]["dev"]["nDCG@10"] <= 1.0
