@@ -50,12 +50,12 @@ def read_directory(directory: Path, split: str | None = None) -> Dataset:
     )
 
 
-def download_beir(name: str, home: Path, url_template: str = BEIR_URL) -> Path:
-    """Download ``<name>.zip`` from the BEIR mirror and unpack it to ``home/<name>``; returns that folder."""
+def download_beir(name: str, home: Path) -> Path:
+    """Download ``<name>.zip`` from :data:`BEIR_URL` and unpack it to ``home/<name>``; returns that folder."""
     import httpx
     from tqdm.auto import tqdm
 
-    url = url_template.format(name=name)
+    url = BEIR_URL.format(name=name)
     home.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=home, prefix=f".{name}-") as tmp:
         archive = Path(tmp) / f"{name}.zip"
