@@ -1,4 +1,4 @@
-"""Model resolution and the Encoder: offline fallbacks, bad models, prompts, truncation, normalisation, identity."""
+"""Model resolution and the Encoder: offline fallbacks, bad models, prompts, truncation, identity."""
 
 from __future__ import annotations
 

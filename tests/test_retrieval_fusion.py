@@ -37,8 +37,8 @@ def test_interpolation_constant_run_and_missing_query():
     assert fused == {"q": {"a": 0.5, "b": 0.5}, "r": {"x": 0.5}}
 
 
-def test_ties_break_by_document_id_and_fuse_keeps_k():
-    assert ranked({"b": 1.0, "a": 1.0, "c": 2.0}) == ["c", "a", "b"]
+def test_ties_break_by_descending_id_and_fuse_keeps_k():
+    assert ranked({"b": 1.0, "a": 1.0, "c": 2.0}) == ["c", "b", "a"]
     fused = fuse(DENSE, LEXICAL, FusionConfig(method="rrf"), k=2)
     assert list(fused["q"]) == ["b", "c"]
     interpolated = fuse(DENSE, LEXICAL, FusionConfig(method="interpolation", alpha=1.0), k=1)

@@ -1,4 +1,4 @@
-"""DenseIndex: flat is exact; HNSW and IVF-PQ agree with flat within their expected loss; save/load; errors."""
+"""DenseIndex: flat is exact; HNSW and IVF-PQ agree with flat within their expected loss; save/load."""
 
 from __future__ import annotations
 

@@ -6,7 +6,8 @@
   (1.0 when all scores are equal), a document a run did not retrieve gets 0 in that run, and
   ``score(d) = alpha * s'_first(d) + (1 - alpha) * s'_second(d)``.
 
-Ranks follow the score, ties broken by document id, so fusion is deterministic.
+Ranks follow the score, ties broken by document id descending (trec_eval's order), so fusion is
+deterministic.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from retriever.retrieval.config import FusionConfig
 
 
 def ranked(scores: dict[str, float], depth: int | None = None) -> list[str]:
-    """Doc ids by descending score (ties by id), cut at ``depth``."""
-    return sorted(scores, key=lambda doc: (-scores[doc], doc))[:depth]
+    """Doc ids by descending score, ties by descending id (trec_eval's order), cut at ``depth``."""
+    return sorted(scores, key=lambda doc: (scores[doc], doc), reverse=True)[:depth]
 
 
 def cut(scores: dict[str, float], depth: int | None) -> dict[str, float]:

@@ -1,0 +1,66 @@
+"""``EvalConfig``: every setting of ``retriever eval`` that can change a number, each with its default.
+
+The whole model (defaults included) is echoed under ``config`` in ``report.json``. Retrieval settings are the
+shared :mod:`retriever.retrieval.config` models, so mining and serving read the same fields.
+
+Metric sets by dataset style (``style="auto"`` picks one; ``metrics`` overrides the list):
+
+- ``beir``: nDCG@10, Recall@100, MAP@100, MRR@10; relevance threshold 1.
+- ``msmarco`` (MS MARCO / TREC DL layouts or names): MRR@10, nDCG@10 (graded), Recall@100, Recall@1000;
+  threshold 2 when the qrels are graded (some grade >= 2, as in TREC DL), else 1 (MS MARCO dev).
+- ``nq`` (the dataset has answers): Accuracy@1/5/20/100 (DPR answer match), plus the BEIR set when
+  qrels exist.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from retriever.config import StrictModel
+from retriever.retrieval.config import BM25Config, EncoderConfig, FusionConfig, IndexConfig
+
+RetrieverName = Literal["dense", "bm25", "hybrid"]
+Style = Literal["auto", "beir", "msmarco", "nq"]
+
+STYLE_METRICS: dict[str, list[str]] = {
+    "beir": ["nDCG@10", "Recall@100", "MAP@100", "MRR@10"],
+    "msmarco": ["MRR@10", "nDCG@10", "Recall@100", "Recall@1000"],
+}
+ANSWER_KS = (1, 5, 20, 100)
+
+
+class EvalConfig(StrictModel):
+    """What to evaluate, on what, and how (see the module doc for the metric sets)."""
+
+    data: str = Field(description="Dataset directory or name (see retriever.data.load_dataset).")
+    split: str | None = Field(None, description="qrels split; None: test, or the only split present.")
+    models: list[str] = Field(default_factory=list, description="Bi-encoder names or paths (dense, hybrid).")
+    retrievers: list[RetrieverName] = Field(
+        default_factory=lambda: ["dense"], description="Systems to run: dense, bm25 and/or hybrid."
+    )
+    k: int = Field(1000, ge=1, description="Documents retrieved per query (the run depth).")
+    encoder: EncoderConfig = Field(default_factory=EncoderConfig)
+    index: IndexConfig = Field(default_factory=IndexConfig)
+    bm25: BM25Config = Field(default_factory=BM25Config)
+    fusion: FusionConfig = Field(default_factory=FusionConfig)
+    style: Style = Field("auto", description="Metric set: auto, beir, msmarco or nq.")
+    metrics: list[str] | None = Field(None, description="Metric names replacing the style's set.")
+    relevance_threshold: int | None = Field(
+        None, ge=1, description="Lowest relevant grade for binary metrics; None: the style's default."
+    )
+    remove_self_hits: bool = Field(False, description="Drop hits whose doc id equals the query id.")
+    cache: bool = Field(True, description="Read/write corpus vectors in the on-disk embedding cache.")
+    cache_dir: str | None = Field(None, description="Cache root; None: $RETRIEVER_CACHE_HOME or ~/.cache.")
+    output: str | None = Field(None, description="Directory for run.trec, report.json and report.md.")
+
+    @model_validator(mode="after")
+    def _check(self) -> EvalConfig:
+        if not self.retrievers:
+            raise ValueError("at least one retriever is needed (dense, bm25 or hybrid)")
+        if len(set(self.retrievers)) != len(self.retrievers):
+            raise ValueError(f"retrievers are repeated: {self.retrievers}")
+        if set(self.retrievers) & {"dense", "hybrid"} and not self.models:
+            raise ValueError("dense and hybrid retrieval need at least one model")
+        return self

@@ -1,0 +1,147 @@
+"""Evaluation outputs: a rich comparison table, ``report.json``, ``report.md`` and TREC run files.
+
+``report.json`` schema (``"schema": "retriever.eval.report/1"``), the same for one or several systems::
+
+    {
+      "schema": "retriever.eval.report/1",
+      "metrics": {...},              # the first system's mean metrics (the only one in a single-system eval)
+      "timings": {...},              # the first system's timings in seconds, plus "load_data"
+      "systems": [                   # every system, in run order
+        {"name": "dense", "retriever": "dense|bm25|hybrid", "model": "label or null",
+         "metrics": {"nDCG@10": 0.6451, ...}, "timings": {"encode_corpus": ..., "total": ...},
+         "run_file": "run.trec", "encoder": {model, source, similarity, normalized, ...} or null,
+         "missing_queries": [...]}   # judged queries the run lacks (skipped, as trec_eval does)
+      ],
+      "dataset": {"name", "source", "split", "fingerprint", "counts": {documents, queries, qrels, answers}},
+      "evaluation": {"style": "beir|msmarco|nq", "metrics": [...], "relevance_threshold": 1},
+      "config": {...every EvalConfig field, defaults included...},
+      "versions": {"python", "torch", "sentence-transformers", "faiss-cpu", "bm25s", ...}
+    }
+
+Run files: ``DIR/run.trec`` for a single system, else ``DIR/<system>/run.trec`` (``:`` and other characters
+outside ``[A-Za-z0-9._-]`` in a system name become ``_``); the run tag is that same safe name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from retriever.eval.runner import EvalReport, SystemResult
+
+SCHEMA = "retriever.eval.report/1"
+
+
+def safe_name(name: str) -> str:
+    """A system name usable as a directory and a TREC run tag."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)
+
+
+def run_file(report: EvalReport, system: SystemResult) -> str:
+    """The run file path relative to the output directory."""
+    return "run.trec" if len(report.systems) == 1 else f"{safe_name(system.name)}/run.trec"
+
+
+def to_dict(report: EvalReport) -> dict[str, Any]:
+    """The ``report.json`` content (schema in the module doc)."""
+    systems = [
+        {
+            "name": system.name,
+            "retriever": system.retriever,
+            "model": system.model,
+            "metrics": system.metrics,
+            "timings": system.timings,
+            "run_file": run_file(report, system),
+            "encoder": system.encoder,
+            "missing_queries": system.missing_queries,
+        }
+        for system in report.systems
+    ]
+    first = systems[0] if systems else {"metrics": {}, "timings": {}}
+    return {
+        "schema": SCHEMA,
+        "metrics": first["metrics"],
+        "timings": {**report.timings, **first["timings"]},
+        "systems": systems,
+        "dataset": report.dataset,
+        "evaluation": {
+            "style": report.style,
+            "metrics": report.metric_names,
+            "relevance_threshold": report.relevance_threshold,
+        },
+        "config": report.config.model_dump(mode="json"),
+        "versions": report.versions,
+    }
+
+
+def table(report: EvalReport):
+    """A rich table: one row per system, one column per metric (best value in bold), total seconds."""
+    from rich.table import Table
+
+    dataset = report.dataset
+    title = f"{dataset['name']} / {dataset['split']} ({dataset['counts']['queries']} queries)"
+    out = Table(title=title)
+    out.add_column("system")
+    for metric in report.metric_names:
+        out.add_column(metric, justify="right")
+    out.add_column("seconds", justify="right")
+    best = {
+        m: max((s.metrics.get(m, float("-inf")) for s in report.systems), default=0)
+        for m in report.metric_names
+    }
+    for system in report.systems:
+        cells = []
+        for metric in report.metric_names:
+            value = system.metrics.get(metric)
+            text = "-" if value is None else f"{value:.4f}"
+            cells.append(
+                f"[bold]{text}[/bold]" if len(report.systems) > 1 and value == best[metric] else text
+            )
+        out.add_row(system.name, *cells, f"{system.timings.get('total', 0.0):.1f}")
+    return out
+
+
+def markdown(report: EvalReport) -> str:
+    """``report.md``: the comparison table, timings and the settings that produced them."""
+    dataset = report.dataset
+    lines = [
+        f"# Evaluation: {dataset['name']} ({dataset['split']})",
+        "",
+        f"{dataset['counts']['queries']} queries, {dataset['counts']['documents']} documents, corpus "
+        f"fingerprint `{dataset['fingerprint']}`; metric style `{report.style}`, relevance threshold "
+        f"{report.relevance_threshold}.",
+        "",
+        "| system | " + " | ".join(report.metric_names) + " |",
+        "|---|" + "---:|" * len(report.metric_names),
+    ]
+    for system in report.systems:
+        values = [f"{system.metrics[m]:.4f}" if m in system.metrics else "-" for m in report.metric_names]
+        lines.append(f"| {system.name} | " + " | ".join(values) + " |")
+    lines += ["", "## Timings (seconds)", "", "| system | step | seconds |", "|---|---|---:|"]
+    for system in report.systems:
+        lines += [f"| {system.name} | {step} | {seconds:.2f} |" for step, seconds in system.timings.items()]
+    config = json.dumps(report.config.model_dump(mode="json"), indent=2)
+    lines += ["", "## Settings", "", "```json", config, "```", ""]
+    return "\n".join(lines)
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_report(report: EvalReport, directory: str | Path) -> Path:
+    """Write the run file(s), ``report.json`` and ``report.md`` into ``directory``; returns it."""
+    from retriever.eval.metrics import write_trec_run
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for system in report.systems:
+        write_trec_run(system.run, directory / run_file(report, system), safe_name(system.name))
+    _write_text(directory / "report.json", json.dumps(to_dict(report), indent=2) + "\n")
+    _write_text(directory / "report.md", markdown(report))
+    return directory

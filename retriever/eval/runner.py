@@ -1,0 +1,279 @@
+"""The evaluation API: :func:`evaluate` runs every requested system on a dataset and scores it.
+
+Systems: ``bm25`` (once), and ``dense`` / ``hybrid`` once per model. The BM25 index, each model's corpus
+vectors (through the embedding cache) and each dense run are computed once and shared by the systems that
+need them. Metrics come from :mod:`retriever.eval.metrics` (trec_eval semantics).
+
+The CLI, recipes and the trainer's dev evaluation call :func:`evaluate`; the trainer passes its in-memory
+model through ``models=`` (and usually ``cache=False``).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from retriever.data.dataset import Dataset, Run
+from retriever.eval.config import ANSWER_KS, STYLE_METRICS, EvalConfig
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+    from retriever.retrieval.encoder import Encoder
+
+ACCURACY_NAMES = [f"Accuracy@{k}" for k in ANSWER_KS]
+MSMARCO_NAME = re.compile(r"ms-?marco|trec[-_]?dl|dl-?(19|20)", re.IGNORECASE)
+
+
+@dataclass
+class SystemResult:
+    """One evaluated system: its run, mean and per-query metrics, and where its time went (seconds)."""
+
+    name: str
+    retriever: str
+    model: str | None
+    run: Run
+    metrics: dict[str, float]
+    per_query: dict[str, dict[str, float]]
+    timings: dict[str, float]
+    encoder: dict[str, Any] | None = None
+    missing_queries: list[str] = field(default_factory=list)
+
+
+@dataclass
+class EvalReport:
+    """Everything ``report.json`` holds (see :mod:`retriever.eval.report` for the schema)."""
+
+    config: EvalConfig
+    dataset: dict[str, Any]
+    style: str
+    metric_names: list[str]
+    relevance_threshold: int
+    systems: list[SystemResult]
+    timings: dict[str, float]
+    versions: dict[str, str | None]
+
+
+class Timer:
+    """Named wall-clock sections: ``with timer("encode"): ...`` adds the seconds to ``timer.seconds``."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+
+
+def resolve_style(config: EvalConfig, dataset: Dataset) -> str:
+    """``config.style``, or for ``auto``: nq when the dataset has answers, msmarco for MS MARCO / TREC DL
+    layouts or names, else beir."""
+    if config.style != "auto":
+        return config.style
+    if dataset.answers:
+        return "nq"
+    from retriever.data.msmarco import is_msmarco
+
+    path = Path(config.data).expanduser()
+    if (path.is_dir() and is_msmarco(path)) or MSMARCO_NAME.search(f"{config.data} {dataset.name}"):
+        return "msmarco"
+    return "beir"
+
+
+def metric_plan(config: EvalConfig, dataset: Dataset, style: str) -> tuple[list[str], int]:
+    """(qrels metric names, relevance threshold) for ``style``, unless the config overrides them."""
+    graded = any(grade >= 2 for docs in dataset.qrels.values() for grade in docs.values())
+    threshold = config.relevance_threshold or (2 if style == "msmarco" and graded else 1)
+    if config.metrics is not None:
+        return list(config.metrics), threshold
+    if style == "nq":
+        return (STYLE_METRICS["beir"] if dataset.qrels else []), threshold
+    return STYLE_METRICS[style], threshold
+
+
+def library_versions() -> dict[str, str | None]:
+    """Installed versions of the libraries that produce the numbers."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    names = ["retriever", "torch", "sentence-transformers", "transformers", "faiss-cpu", "faiss-gpu-cu12"]
+    names += ["bm25s", "PyStemmer", "pytrec_eval-terrier", "numpy"]
+    found: dict[str, str | None] = {"python": platform.python_version()}
+    for name in names:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def _label(model: str | SentenceTransformer, position: int) -> str:
+    if isinstance(model, str):
+        return Path(model).name if Path(model).expanduser().exists() else model
+    return f"model{position}" if position else "model"
+
+
+def _system_name(retriever: str, label: str | None, several_models: bool) -> str:
+    return retriever if label is None or not several_models else f"{retriever}:{label}"
+
+
+class _Evaluation:
+    """One call of :func:`evaluate`: holds the dataset, shared indexes and runs while systems are built."""
+
+    def __init__(self, config: EvalConfig, dataset: Dataset) -> None:
+        self.config = config
+        self.dataset = dataset
+        self.queries = dataset.judged_queries()
+        self.style = resolve_style(config, dataset)
+        self.metric_names, self.threshold = metric_plan(config, dataset, self.style)
+        self.depth = max(config.k, config.fusion.depth if "hybrid" in config.retrievers else 0)
+        self._bm25: tuple[Run, dict[str, float]] | None = None
+
+    def score(self, run: Run) -> tuple[dict[str, float], dict[str, dict[str, float]], list[str]]:
+        from retriever.eval.metrics import answer_accuracy, evaluate_run, remove_self_hits
+
+        if self.config.remove_self_hits:
+            run = remove_self_hits(run)
+        means: dict[str, float] = {}
+        per_query: dict[str, dict[str, float]] = {}
+        missing: list[str] = []
+        if self.metric_names:
+            result = evaluate_run(
+                self.dataset.qrels, run, self.metric_names, relevance_threshold=self.threshold
+            )
+            means, per_query, missing = dict(result.mean), result.per_query, result.missing
+        if self.style == "nq":
+            means.update(answer_accuracy(run, self.dataset.answers or {}, self.dataset.corpus, ANSWER_KS))
+        return means, per_query, missing
+
+    def bm25_run(self) -> tuple[Run, dict[str, float]]:
+        """The BM25 run at the shared depth and its timings, computed once."""
+        if self._bm25 is None:
+            from retriever.retrieval.bm25 import BM25Index
+            from retriever.retrieval.search import bm25_search
+
+            timer = Timer()
+            with timer("bm25_index"):
+                index = BM25Index.build(self.dataset.corpus, self.config.bm25)
+            with timer("bm25_search"):
+                run = bm25_search(index, self.queries, self.depth)
+            self._bm25 = (run, timer.seconds)
+        return self._bm25
+
+    def dense_run(self, encoder: Encoder) -> tuple[Run, dict[str, float]]:
+        """Encode the corpus (cached), index it, encode the queries and search."""
+        from retriever.retrieval.dense_index import DenseIndex
+        from retriever.retrieval.embedding_cache import EmbeddingCache
+        from retriever.retrieval.search import corpus_embeddings, dense_search
+
+        cache = EmbeddingCache(self.config.cache_dir) if self.config.cache else None
+        timer = Timer()
+        with timer("encode_corpus"):
+            vectors = corpus_embeddings(encoder, self.dataset.corpus, cache)
+        with timer("build_index"):
+            index = DenseIndex.build(vectors, list(self.dataset.corpus.ids), self.config.index)
+        with timer("search"):
+            run = dense_search(encoder, index, self.queries, self.depth)
+        return run, timer.seconds
+
+    def system(
+        self, name: str, retriever: str, model: str | None, run: Run, timings: dict[str, float], **extra: Any
+    ) -> SystemResult:
+        from retriever.retrieval.fusion import top_k
+
+        run = top_k(run, self.config.k)
+        timer = Timer()
+        with timer("evaluate"):
+            metrics, per_query, missing = self.score(run)
+        timings = {**timings, **timer.seconds}
+        timings["total"] = sum(timings.values())
+        return SystemResult(
+            name, retriever, model, run, metrics, per_query, timings, missing_queries=missing, **extra
+        )
+
+
+def evaluate(
+    config: EvalConfig,
+    *,
+    dataset: Dataset | None = None,
+    models: Sequence[str | SentenceTransformer] | None = None,
+) -> EvalReport:
+    """Run and score every system of ``config``; write the outputs when ``config.output`` is set.
+
+    ``dataset`` skips loading ``config.data``; ``models`` (names, paths or loaded SentenceTransformers)
+    replaces ``config.models``.
+    """
+    from retriever.data.loader import load_dataset
+    from retriever.retrieval.encoder import Encoder
+    from retriever.retrieval.fusion import fuse
+
+    timer = Timer()
+    if dataset is None:
+        with timer("load_data"):
+            dataset = load_dataset(config.data, config.split)
+    evaluation = _Evaluation(config, dataset)
+    systems: list[SystemResult] = []
+    if "bm25" in config.retrievers:
+        systems.append(evaluation.system("bm25", "bm25", None, *evaluation.bm25_run()))
+    model_list = list(models) if models is not None else list(config.models)
+    dense_wanted = set(config.retrievers) & {"dense", "hybrid"}
+    for position, model in enumerate(model_list if dense_wanted else []):
+        label = _label(model, position)
+        model_timer = Timer()
+        with model_timer("load_model"):
+            encoder = Encoder(model, config.encoder, name=label if not isinstance(model, str) else None)
+        dense, dense_timings = evaluation.dense_run(encoder)
+        dense_timings = {**model_timer.seconds, **dense_timings}
+        several = len(model_list) > 1
+        described = encoder.describe()
+        if "dense" in config.retrievers:
+            name = _system_name("dense", label, several)
+            systems.append(evaluation.system(name, "dense", label, dense, dense_timings, encoder=described))
+        if "hybrid" in config.retrievers:
+            lexical, lexical_timings = evaluation.bm25_run()
+            fuse_timer = Timer()
+            with fuse_timer("fuse"):
+                fused = fuse(dense, lexical, config.fusion, config.k)
+            timings = {**dense_timings, **lexical_timings, **fuse_timer.seconds}
+            name = _system_name("hybrid", label, several)
+            systems.append(evaluation.system(name, "hybrid", label, fused, timings, encoder=described))
+    report = EvalReport(
+        config=config,
+        dataset=describe_dataset(dataset, config, len(evaluation.queries)),
+        style=evaluation.style,
+        metric_names=evaluation.metric_names + (ACCURACY_NAMES if evaluation.style == "nq" else []),
+        relevance_threshold=evaluation.threshold,
+        systems=systems,
+        timings=timer.seconds,
+        versions=library_versions(),
+    )
+    if config.output:
+        from retriever.eval.report import write_report
+
+        write_report(report, config.output)
+    return report
+
+
+def describe_dataset(dataset: Dataset, config: EvalConfig, evaluated_queries: int) -> dict[str, Any]:
+    """Name, split, corpus fingerprint and counts for the report."""
+    return {
+        "name": dataset.name,
+        "source": config.data,
+        "split": dataset.split,
+        "fingerprint": dataset.corpus.fingerprint,
+        "counts": {
+            "documents": len(dataset.corpus),
+            "queries": evaluated_queries,
+            "qrels": sum(len(docs) for docs in dataset.qrels.values()),
+            "answers": len(dataset.answers or {}),
+        },
+    }
