@@ -54,7 +54,7 @@ def validate(model: type[ModelT], data: dict[str, Any], *, source: str | Path | 
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply ``dotted.key=value`` overrides (values parsed as YAML scalars) to a nested mapping, in place."""
+    """Apply ``dotted.key=value`` overrides (values parsed as YAML when they parse) to a nested mapping, in place."""
     for override in overrides:
         key, sep, raw = override.partition("=")
         if not sep or not key:
@@ -65,5 +65,13 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise InputError(f"override {override!r}: {part!r} is not a mapping", field=key)
-        node[leaf] = yaml.safe_load(raw)
+        node[leaf] = _scalar(raw)
     return data
+
+
+def _scalar(raw: str) -> Any:
+    """A YAML scalar (``3``, ``true``, ``[a, b]``), or the raw string when it is not valid YAML."""
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return raw

@@ -1,0 +1,76 @@
+"""Recipes: chaining defaults between stages, substitution, and errors that name the section and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from retriever.errors import InputError
+from retriever.recipe import load_recipe, stage_settings
+from retriever.run_command import validate_stages
+
+RECIPE = """
+name: demo
+output: {out}
+mine:
+  data: scifact
+  candidates: {{bi_encoder: some/model}}
+train:
+  model: some/model
+  loss: lsepair
+eval:
+  data: scifact
+  models: [some/model, "{{trained}}"]
+index:
+  data: scifact
+serve:
+  queries: ["what causes cancer?"]
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "recipe.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_stages_chain_through_the_output_directory(tmp_path):
+    recipe = load_recipe(write(tmp_path, RECIPE.format(out=tmp_path / "run")))
+    assert recipe.stages() == ["mine", "train", "eval", "index", "serve"]
+    train = stage_settings(recipe, "train")
+    assert train["data"] == str(tmp_path / "run" / "mined" / "train.jsonl")
+    assert train["output"] == str(tmp_path / "run" / "model")
+    evaluation = stage_settings(recipe, "eval")
+    assert evaluation["models"] == ["some/model", str(tmp_path / "run" / "model")]
+    assert evaluation["output"] == str(tmp_path / "run" / "eval")
+    index = stage_settings(recipe, "index")
+    assert index["model"] == str(tmp_path / "run" / "model") and index["out"] == str(tmp_path / "run" / "index")
+
+
+def test_overrides_and_validation_before_any_model_loads(tmp_path):
+    path = write(tmp_path, RECIPE.format(out=tmp_path / "run"))
+    recipe = load_recipe(path, ["train.lr=0.001", "train.output={output}/other"])
+    configs = validate_stages(recipe, path, recipe.stages())
+    assert configs["train"].lr == pytest.approx(0.001)
+    assert configs["train"].output == tmp_path / "run" / "other"
+    assert stage_settings(recipe, "eval")["models"][1] == str(tmp_path / "run" / "other")
+
+
+def test_a_bad_field_names_the_file_and_the_section(tmp_path):
+    path = write(tmp_path, RECIPE.format(out=tmp_path / "run"))
+    recipe = load_recipe(path, ["train.max_positives=0"])
+    with pytest.raises(InputError) as error:
+        validate_stages(recipe, path, recipe.stages())
+    assert str(path) in str(error.value) and "train.max_positives" in str(error.value)
+
+
+def test_trained_without_a_train_stage_is_an_error(tmp_path):
+    path = write(tmp_path, "name: x\neval: {data: scifact, models: ['{trained}']}\n")
+    with pytest.raises(InputError, match="no train stage"):
+        stage_settings(load_recipe(path), "eval")
+
+
+def test_unknown_top_level_key_is_rejected(tmp_path):
+    with pytest.raises(InputError, match="trian"):
+        load_recipe(write(tmp_path, "name: x\ntrian: {}\n"))
