@@ -81,7 +81,11 @@ def _substitute(value: Any, names: dict[str, str]) -> Any:
 def trained_model_dir(recipe: Recipe) -> Path:
     """Where the train stage leaves its final model (TrainConfig.output, default {output}/model)."""
     output = (recipe.train or {}).get("output")
-    return Path(_substitute(output, {"output": str(recipe.output_dir)})) if output else recipe.output_dir / "model"
+    return (
+        Path(_substitute(output, {"output": str(recipe.output_dir)}))
+        if output
+        else recipe.output_dir / "model"
+    )
 
 
 def stage_settings(recipe: Recipe, stage: str) -> dict[str, Any]:

@@ -34,7 +34,9 @@ def validate_stages(recipe: Recipe, path: Path, stages: list[str]) -> dict[str, 
         try:
             configs[stage] = validate(models[stage], stage_settings(recipe, stage), source=path)
         except InputError as exc:
-            raise InputError(exc.reason, path=path, field=f"{stage}.{exc.field}" if exc.field else stage) from None
+            raise InputError(
+                exc.reason, path=path, field=f"{stage}.{exc.field}" if exc.field else stage
+            ) from None
     return configs
 
 
@@ -42,7 +44,9 @@ def _banner(stage: str, detail: str) -> None:
     typer.secho(f"\n== {stage}: {detail}", bold=True, err=True)
 
 
-def run_recipe(path: Path, *, only: list[str] | None = None, overrides: list[str] | None = None) -> dict[str, Any]:
+def run_recipe(
+    path: Path, *, only: list[str] | None = None, overrides: list[str] | None = None
+) -> dict[str, Any]:
     """Run the recipe's stages (or ``only`` those); returns what each stage produced."""
     recipe = load_recipe(path, overrides)
     stages = [stage for stage in recipe.stages() if not only or stage in only]
