@@ -1,0 +1,49 @@
+"""Dense, BM25 and hybrid searchers over a loaded index directory, for the HTTP app.
+
+Each searcher is the shared search path (:mod:`retriever.retrieval.search`) applied to a batch of query texts:
+query ``i`` is keyed ``"i"`` in the ``Run``, and each query's hits come back best first (ties by doc id,
+:func:`retriever.retrieval.fusion.ranked`), so the server returns exactly what in-process search returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from retriever.data.dataset import Run
+from retriever.errors import InputError
+from retriever.retrieval.config import FusionConfig
+from retriever.retrieval.fusion import ranked
+from retriever.retrieval.search import bm25_search, dense_search, hybrid_search
+from retriever.serve.index_dir import LoadedIndex
+
+Hits = list[tuple[str, float]]
+
+
+class RunSearcher:
+    """Adapts ``run_fn(queries_by_id, k) -> Run`` to the app's ``search(texts, k) -> [hits per query]``."""
+
+    def __init__(self, run_fn: Callable[[dict[str, str], int], Run]) -> None:
+        self.run_fn = run_fn
+
+    def search(self, queries: list[str], k: int) -> list[Hits]:
+        run = self.run_fn({str(i): query for i, query in enumerate(queries)}, k)
+        hits = []
+        for i in range(len(queries)):
+            scores = run.get(str(i), {})
+            hits.append([(doc_id, scores[doc_id]) for doc_id in ranked(scores, k)])
+        return hits
+
+
+def make_searcher(index: LoadedIndex, retriever: str, fusion: FusionConfig | None = None) -> RunSearcher:
+    """The searcher for ``retriever`` (dense, bm25 or hybrid) over ``index``."""
+    if retriever != "dense" and index.bm25 is None:
+        raise InputError(f"--retriever {retriever} needs an index built with --bm25", path=index.directory)
+    if retriever == "dense":
+        return RunSearcher(lambda queries, k: dense_search(index.encoder, index.dense, queries, k))
+    if retriever == "bm25":
+        return RunSearcher(lambda queries, k: bm25_search(index.bm25, queries, k))
+    if retriever == "hybrid":
+        return RunSearcher(
+            lambda queries, k: hybrid_search(index.encoder, index.dense, index.bm25, queries, k, fusion)
+        )
+    raise InputError(f"unknown retriever {retriever!r} (dense, bm25 or hybrid)", field="retriever")
