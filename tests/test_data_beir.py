@@ -143,8 +143,11 @@ def test_missing_files(tmp_path):
     (root / "queries.jsonl").unlink()
     with pytest.raises(InputError, match=r"missing file: expected queries.jsonl\[.gz\]"):
         read_beir(root)
+    unjudged = write_beir(tmp_path / "noqrels", qrels={})
     with pytest.raises(InputError, match="missing qrels"):
-        read_beir(write_beir(tmp_path / "noqrels", qrels={}))
+        read_beir(unjudged, "test")
+    corpus_only = read_beir(unjudged)  # no split asked for: a corpus to index or mine
+    assert (corpus_only.split, corpus_only.qrels, len(corpus_only.corpus)) == (None, {}, 3)
 
 
 def test_undecodable_and_corrupt_gzip_files(tmp_path):

@@ -71,6 +71,15 @@ def test_unknown_ids_in_qrels_are_dropped(tmp_path, caplog):
     assert "dropped 1 judgments naming unknown queries and 1 naming unknown documents" in caplog.text
 
 
+def test_without_qrels_only_an_explicit_split_fails(tmp_path):
+    root = write_msmarco(tmp_path)
+    (root / "qrels.tsv").unlink()
+    dataset = read_msmarco(root)
+    assert (dataset.split, dataset.qrels, len(dataset.queries)) == (None, {}, 2)
+    with pytest.raises(InputError, match="missing qrels"):
+        read_msmarco(root, "dev")
+
+
 def test_missing_collection(tmp_path):
     root = write_msmarco(tmp_path)
     (root / "collection.tsv.gz").unlink()

@@ -94,16 +94,17 @@ def qrels_files(directory: Path) -> dict[str, Path]:
 
 
 def read_beir(directory: str | Path, split: str | None = None) -> Dataset:
-    """Read a BEIR dataset directory; ``split`` defaults to ``test`` or to the only qrels file present."""
+    """Read a BEIR dataset directory; ``split`` defaults to ``test`` or to the only qrels file present.
+
+    Without any qrels file and no ``split`` asked for, the qrels are empty (a corpus to index or mine)."""
     directory = Path(directory)
-    split, qrels_path = choose_split(qrels_files(directory), split, directory / "qrels")
+    split, qrels_path = choose_split(qrels_files(directory), split, directory / "qrels", optional=True)
     corpus_path = require_file(directory, "corpus.jsonl")
     queries_path = require_file(directory, "queries.jsonl")
     corpus = corpus_from_records(iter_jsonl(corpus_path, desc="corpus"), corpus_path)
     queries = queries_from_records(iter_jsonl(queries_path), queries_path)
     if not queries:
         raise InputError("no queries", path=queries_path)
-    qrels = drop_unknown(
-        qrels_from_rows(_qrels_tsv_rows(qrels_path), qrels_path), corpus, queries, qrels_path
-    )
+    judged = qrels_from_rows(_qrels_tsv_rows(qrels_path), qrels_path) if qrels_path else {}
+    qrels = drop_unknown(judged, corpus, queries, qrels_path)
     return Dataset(name=directory.name, corpus=corpus, queries=queries, qrels=qrels, split=split)

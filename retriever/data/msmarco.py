@@ -87,10 +87,13 @@ def qrels_files(directory: Path) -> dict[str, Path]:
 
 
 def read_msmarco(directory: str | Path, split: str | None = None) -> Dataset:
-    """Read an MS MARCO style directory; ``split`` defaults to ``test`` or to the only qrels file present."""
+    """Read an MS MARCO style directory; ``split`` defaults to ``test`` or to the only qrels file present.
+
+    Without any qrels file and no ``split`` asked for, the qrels are empty (a corpus to index or mine)."""
     directory = Path(directory)
-    split, qrels_path = choose_split(qrels_files(directory), split, directory)
+    split, qrels_path = choose_split(qrels_files(directory), split, directory, optional=True)
     corpus = read_collection(require_file(directory, "collection.tsv"))
-    queries = read_queries(require_file(directory, f"queries.{split}.tsv", "queries.tsv"))
-    qrels = drop_unknown(read_trec_qrels(qrels_path), corpus, queries, qrels_path)
+    queries = read_queries(require_file(directory, *[f"queries.{split}.tsv"] * bool(split), "queries.tsv"))
+    judged = read_trec_qrels(qrels_path) if qrels_path else {}
+    qrels = drop_unknown(judged, corpus, queries, qrels_path)
     return Dataset(name=directory.name, corpus=corpus, queries=queries, qrels=qrels, split=split)

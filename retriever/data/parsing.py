@@ -239,7 +239,7 @@ def collect_qrels(rows: Iterable[tuple[int, str, str, int]], path: Path | str, d
     return qrels
 
 
-def drop_unknown(qrels: Qrels, corpus: Corpus, queries: dict[str, str], source: Path | str) -> Qrels:
+def drop_unknown(qrels: Qrels, corpus: Corpus, queries: dict[str, str], source: Path | str | None) -> Qrels:
     """Keep the judgments whose query and document exist; log one warning with the counts of the dropped."""
     known_docs = corpus.position
     kept: Qrels = {}
@@ -262,8 +262,14 @@ def drop_unknown(qrels: Qrels, corpus: Corpus, queries: dict[str, str], source: 
     return kept
 
 
-def choose_split(available: dict[str, T], split: str | None, where: Path | str) -> tuple[str, T]:
-    """Pick ``available[split]`` (a qrels file); by default ``test``, or the only split present."""
+def choose_split(
+    available: dict[str, T], split: str | None, where: Path | str, *, optional: bool = False
+) -> tuple[str, T] | tuple[None, None]:
+    """Pick ``available[split]`` (a qrels file); by default ``test``, or the only split present.
+
+    With ``optional``, a dataset without any qrels and no ``split`` asked for gives ``(None, None)``."""
+    if not available and split is None and optional:
+        return None, None
     if not available:
         raise InputError("missing qrels: no qrels file found", path=where)
     if split is None:
