@@ -44,6 +44,8 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 COMMANDS: dict[str, str] = {
     "eval": "retriever.eval.command:eval_command",
     "push": "retriever.push_command:push_command",
+    "index": "retriever.serve.command:index_command",
+    "serve": "retriever.serve.command:serve_command",
     "train": "retriever.train.command:train_command",
     "convert": "retriever.train.convert:convert_command",
 }
