@@ -75,7 +75,7 @@ def make_labels(
             raise ValueError(f"query {i} has no active positive")
         if missing := [doc_id for doc_id in active if doc_id not in in_batch]:
             raise ValueError(f"query {i}: active positives {missing} are not among the batch's passages")
-        if extra := [doc_id for doc_id in active if doc_id not in set(known)]:
+        if extra := sorted(set(active) - set(known)):
             raise ValueError(f"query {i}: active positives {extra} are not among its known positives")
     return {
         "passage_ids": torch.tensor([doc_id_hash(doc_id) for doc_id in passage_ids], dtype=torch.long),
