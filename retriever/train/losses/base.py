@@ -44,8 +44,9 @@ class NonFiniteLossError(RetrieverError):
 def masked_logsumexp(x: Tensor, mask: Tensor, dim: int = -1) -> Tensor:
     """``log Σ_{j: mask_j} exp(x_j)`` along ``dim``; an all-masked slice gives ``-inf`` with zero gradient.
 
-    ``torch.logsumexp`` of an all ``-inf`` row is ``-inf`` but its backward is NaN (``exp(-inf - -inf)``);
-    here empty slices are computed on zeros and replaced afterwards, so no NaN reaches any gradient.
+    ``torch.logsumexp`` of an all ``-inf`` row is ``-inf`` but its backward is NaN (``exp(-inf - -inf)``),
+    which anomaly detection rejects and any unmasked path would propagate; here empty slices are computed
+    on zeros and replaced afterwards, so no backward node produces a NaN.
     """
     empty = ~mask.any(dim, keepdim=True)
     filled = x.masked_fill(~mask, float("-inf")).masked_fill(empty, 0.0)
