@@ -215,6 +215,9 @@ def test_trec_run_round_trip_in_trec_eval_order(tmp_path):
     assert read_trec_run(path) == run
     with pytest.raises(InputError, match="without spaces"):
         write_trec_run(run, path, "my run")
+    with pytest.raises(InputError, match="ids cannot contain spaces"):
+        write_trec_run({"q 1": {"d": 1.0}}, tmp_path / "bad.trec", "tag")
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["bm25.trec"]  # nothing half-written
 
 
 @pytest.mark.parametrize(

@@ -211,14 +211,18 @@ def write_trec_run(run: Run, path: str | Path, tag: str) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as out:
-        for qid, docs in rank_run(run).items():
-            for rank, (doc, score) in enumerate(docs, start=1):
-                if any(char.isspace() for char in qid + doc):
-                    raise InputError(
-                        f"ids cannot contain spaces: query {qid!r}, document {doc!r}", field="docid"
-                    )
-                out.write(f"{qid} Q0 {doc} {rank} {float(score)!r} {tag}\n")
+    try:
+        with tmp.open("w", encoding="utf-8") as out:
+            for qid, docs in rank_run(run).items():
+                for rank, (doc, score) in enumerate(docs, start=1):
+                    if any(char.isspace() for char in qid + doc):
+                        raise InputError(
+                            f"ids cannot contain spaces: query {qid!r}, document {doc!r}", field="docid"
+                        )
+                    out.write(f"{qid} Q0 {doc} {rank} {float(score)!r} {tag}\n")
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     tmp.replace(path)
 
 
