@@ -48,6 +48,7 @@ COMMANDS: dict[str, str] = {
     "serve": "retriever.serve.command:serve_command",
     "train": "retriever.train.command:train_command",
     "convert": "retriever.train.convert:convert_command",
+    "mine": "retriever.mine.command:mine_command",
 }
 
 
