@@ -159,3 +159,31 @@ def test_dev_split_is_held_out_and_evaluated(tiny_bi_encoder, training_file, tmp
     train(cfg)
     dev_records = [r for r in read_log(tmp_path / "dev") if "dev" in r]
     assert len(dev_records) == 1 and 0.0 <= dev_records[0]["dev"]["nDCG@10"] <= 1.0
+
+
+def test_bf16_mixed_precision_trains(tiny_bi_encoder, training_file, tmp_path):
+    out = tmp_path / "bf16"
+    train(config(tiny_bi_encoder, training_file, out, precision="bf16", max_steps=3))
+    assert len(losses(out)) == 3 and all(math.isfinite(value) for value in losses(out))
+
+
+def test_two_process_ddp_run_finishes_with_one_log(tiny_bi_encoder, training_file, tmp_path):
+    """torchrun (gloo, CPU): both ranks follow the same plan (no hang), rank 0 alone logs and saves."""
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "ddp"
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+        "-m", "retriever.cli", "train", "--data", str(training_file), "--model", str(tiny_bi_encoder),
+        "--batch-size", "4", "--epochs", "2", "--output", str(out), "--set", "save_steps=3",
+    ]  # fmt: skip
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=240, env=env, cwd=Path(__file__).parents[1]
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert [r["step"] for r in read_log(out)] == list(range(1, 9))  # 16 queries / 4 per global batch x 2
+    assert [step for step, _ in list_checkpoints(out)] == [3, 6]
+    assert (out / "training_complete.json").is_file()

@@ -112,7 +112,7 @@ def train(config: TrainConfig, *, resume: bool = False, on_step: StepCallback | 
 def _train_stage(config: TrainConfig, *, resume: bool, on_step: StepCallback | None) -> Path:
     """One stage: the accelerate loop described in the module docstring."""
     import torch
-    from accelerate import Accelerator
+    from accelerate import Accelerator, DistributedDataParallelKwargs
     from transformers import get_linear_schedule_with_warmup
 
     output = Path(config.output)
@@ -127,7 +127,12 @@ def _train_stage(config: TrainConfig, *, resume: bool, on_step: StepCallback | N
             path=output,
         )
 
-    accelerator = Accelerator(mixed_precision=None if config.precision == "fp32" else config.precision)
+    accelerator = Accelerator(
+        mixed_precision=None if config.precision == "fp32" else config.precision,
+        cpu=not torch.cuda.is_available(),  # lets torchrun start gloo DDP on machines without GPUs
+        # BERT's pooler (unused by mean pooling) gets no gradient; DDP must not wait for it.
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
+    )
     data = prepare_data(config, accelerator.num_processes)
     evaluator = _dev_evaluator(config, data, accelerator)
     model = _load_model(str(checkpoint) if checkpoint else config.model, config)
