@@ -120,6 +120,9 @@ def test_mine_writes_training_file_and_manifest(tmp_path, dataset_dir, tiny_bi_e
     assert manifest["dataset"]["queries"] == 7 and manifest["judge"] == {"kind": "none"}
     assert set(manifest["timings_s"]) == {"load", "candidates", "teacher", "judge", "select"}
     assert json.loads((tmp_path / "manifest.json").read_text()) == manifest
+    chosen = (tmp_path / "strategies" / f"{manifest['strategy']}.jsonl").read_bytes()
+    assert chosen == (tmp_path / "train.jsonl").read_bytes()
+    assert sorted(p.stem for p in (tmp_path / "strategies").iterdir()) == sorted(table)
 
 
 def test_rerun_resumes_from_checkpoints_with_identical_output(tmp_path, dataset_dir, tiny_bi_encoder):

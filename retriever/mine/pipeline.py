@@ -8,8 +8,8 @@ Phases and their checkpoints in the output directory (a rerun of the same comman
 3. ``judge`` (optional): verdicts on the ``judge_depth`` best candidates by teacher score and on the known
    positives, each committed to ``cache/judgements.sqlite`` before use;
 4. ``select``: positive sets (:mod:`.positives`), negatives for every strategy (:mod:`.negatives`), each
-   scored with ECI (:mod:`.eci`); the chosen strategy's examples go to ``train.jsonl`` and everything
-   measured to ``manifest.json`` (both written atomically, last).
+   scored with ECI (:mod:`.eci`); every strategy's examples go to ``strategies/<name>.jsonl``, the chosen
+   one's to ``train.jsonl`` and everything measured to ``manifest.json`` (all written atomically, last).
 
 Strategies rank a query's candidates: ``bm25`` and ``dense`` by their own scores, ``hybrid`` by their
 fusion, ``teacher`` by teacher score over the union of all sources. ``auto`` picks the strategy with the
@@ -235,6 +235,8 @@ class Miner:
 
         table = selected["eci"]
         chosen = max(table, key=lambda s: table[s]["as_mined"]["eci"]) if table else None
+        for strategy, strategy_examples in selected["examples"].items():
+            write_training_file(self.out / "strategies" / f"{strategy}.jsonl", strategy_examples)
         examples = selected["examples"].get(chosen, [])
         write_training_file(self.out / "train.jsonl", examples)
         manifest = {
