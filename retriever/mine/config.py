@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from retriever.config import StrictModel
 from retriever.retrieval.config import BM25Config, EncoderConfig, FusionConfig, IndexConfig
@@ -12,6 +13,11 @@ from retriever.retrieval.config import BM25Config, EncoderConfig, FusionConfig, 
 Source = Literal["bm25", "dense"]
 Strategy = Literal["bm25", "dense", "teacher", "hybrid"]
 ALL_STRATEGIES: tuple[Strategy, ...] = ("bm25", "dense", "teacher", "hybrid")
+
+
+def _invalid(message: str) -> PydanticCustomError:
+    """A validation error whose message is shown as is (no "Value error, " prefix)."""
+    return PydanticCustomError("invalid_mine_config", message)
 
 
 class CandidatesConfig(StrictModel):
@@ -60,7 +66,7 @@ class JudgeConfig(StrictModel):
     @model_validator(mode="after")
     def _model_given(self) -> JudgeConfig:
         if self.kind != "none" and not self.model:
-            raise ValueError(f"judge '{self.kind}' needs a model (--judge-model)")
+            raise _invalid(f"judge '{self.kind}' needs a model (--judge-model)")
         return self
 
 
@@ -95,7 +101,7 @@ class NegativesConfig(StrictModel):
     @model_validator(mode="after")
     def _range(self) -> NegativesConfig:
         if self.range_max is not None and self.range_max <= self.range_min:
-            raise ValueError("range_max must be greater than range_min")
+            raise _invalid("range_max must be greater than range_min")
         return self
 
 
@@ -135,7 +141,7 @@ class MineConfig(StrictModel):
     @model_validator(mode="after")
     def _needs_encoder(self) -> MineConfig:
         if "dense" in self.sources() and not self.candidates.bi_encoder:
-            raise ValueError("dense candidates (strategy dense/hybrid/auto) need a bi-encoder (--bi-encoder)")
+            raise _invalid("dense candidates (strategy dense/hybrid/auto) need a bi-encoder (--bi-encoder)")
         if self.teacher.model is None and not self.candidates.bi_encoder:
-            raise ValueError("no teacher: give a cross-encoder (--teacher) or a bi-encoder (--bi-encoder)")
+            raise _invalid("no teacher: give a cross-encoder (--teacher) or a bi-encoder (--bi-encoder)")
         return self
