@@ -89,6 +89,11 @@ def test_absolute_and_relative_margins_drop_false_negatives():
     selection = select_negatives("q", RANKING, 7.0, set(), absolute)
     assert _ids(selection.negatives) == ["d5", "d6", "d7", "d8", "d9"]  # teacher 5..1: t + 2 <= 7
     assert selection.unsafe_dropped == 5 and len(selection.raw) == 10
+    tie_safe = select_negatives(
+        "q", RANKING, 9.0, set(), NegativesConfig(count=3, absolute_margin=0.0, relative_margin=None)
+    )
+    assert _ids(tie_safe.raw) == ["d0", "d1", "d2"] and _ids(tie_safe.negatives) == ["d1", "d2", "d3"]
+    assert tie_safe.unsafe_dropped == 1  # only d0 (10 > 9) of the as-mined three; d1 ties and is kept
     relative = NegativesConfig(count=10, relative_margin=0.5)
     assert _ids(select_negatives("q", RANKING, 8.0, set(), relative).negatives) == ["d6", "d7", "d8", "d9"]
     negative_positive = NegativesConfig(relative_margin=0.5)  # t_p = -2: threshold -2 - 1 = -3

@@ -31,7 +31,8 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Selection:
-    """Chosen negatives, the unfiltered selection, and how many window candidates the margins dropped."""
+    """Chosen negatives, the unfiltered selection (``raw``), and how many of ``raw`` the margins dropped
+    (each replaced, when the window allows, by the next safe candidate)."""
 
     negatives: list[Candidate]
     raw: list[Candidate]
@@ -74,8 +75,9 @@ def select_negatives(
         remaining.append(candidate)
     window = remaining[config.range_min : config.range_max]
     safe = [c for c in window if not is_unsafe(c.teacher_score, positive_score, config)]
+    raw = _take(window, config.count, config.sampling, _rng(config.seed, query_id))
     return Selection(
         negatives=_take(safe, config.count, config.sampling, _rng(config.seed, query_id)),
-        raw=_take(window, config.count, config.sampling, _rng(config.seed, query_id)),
-        unsafe_dropped=len(window) - len(safe),
+        raw=raw,
+        unsafe_dropped=sum(1 for c in raw if is_unsafe(c.teacher_score, positive_score, config)),
     )
