@@ -96,8 +96,10 @@ def test_training_lowers_the_loss_and_saves_a_loadable_model(tiny_bi_encoder, tr
 
 
 def test_resume_continues_the_same_loss_curve(tiny_bi_encoder, training_file, tmp_path):
+    # 12 training queries (4 held out as dev) / 4 per batch = 3 steps per epoch, dev evaluated after each.
+    settings = {"dev": {"dev_fraction": 0.25}}
     whole = tmp_path / "whole"
-    train(config(tiny_bi_encoder, training_file, whole))
+    train(config(tiny_bi_encoder, training_file, whole, **settings))
 
     def stop_at_step_5(record):
         if record["step"] == 5:
@@ -105,12 +107,17 @@ def test_resume_continues_the_same_loss_curve(tiny_bi_encoder, training_file, tm
 
     parts = tmp_path / "parts"
     with pytest.raises(Interrupt):
-        train(config(tiny_bi_encoder, training_file, parts), on_step=stop_at_step_5)
+        train(config(tiny_bi_encoder, training_file, parts, **settings), on_step=stop_at_step_5)
     assert [step for step, _ in list_checkpoints(parts)] == [2, 4]
     assert len(losses(parts)) == 5
-    train(config(tiny_bi_encoder, training_file, parts), resume=True)
-    assert [r["step"] for r in read_log(parts)] == list(range(1, 9))  # step 5 replayed once, not twice
+    train(config(tiny_bi_encoder, training_file, parts, **settings), resume=True)
+    log = read_log(parts)
+    assert [r["step"] for r in log if "loss" in r] == list(range(1, 7))  # step 5 replayed once, not twice
     assert losses(parts) == pytest.approx(losses(whole), rel=1e-5, abs=1e-6)
+    dev = [(r["step"], r["dev"]["nDCG@10"]) for r in log if "dev" in r]
+    whole_dev = [(r["step"], r["dev"]["nDCG@10"]) for r in read_log(whole) if "dev" in r]
+    assert [step for step, _ in dev] == [3, 6]  # epoch 1's evaluation is not repeated on resume
+    assert [value for _, value in dev] == pytest.approx([value for _, value in whole_dev], abs=1e-6)
 
 
 def test_existing_output_needs_resume(tiny_bi_encoder, training_file, tmp_path):

@@ -64,9 +64,7 @@ class TrainConfig(StrictModel):
     )
     loss: str = Field("lsepair", description="single | rand1lh | jointlh | summarglh | lsepair.")
     epochs: int = Field(1, ge=1, description="Passes over the training queries.")
-    max_steps: int | None = Field(
-        None, ge=1, description="Stop after this many optimizer steps (all stages)."
-    )
+    max_steps: int | None = Field(None, ge=1, description="Stop after this many optimizer steps (per stage).")
     batch_size: int = Field(32, ge=1, description="Queries per optimizer step, summed over processes.")
     lr: float = Field(2e-5, gt=0, description="Peak learning rate (AdamW).")
     warmup: float = Field(0.1, ge=0, lt=1, description="Fraction of the steps spent in linear warm-up.")

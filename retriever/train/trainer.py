@@ -127,6 +127,8 @@ def _train_stage(config: TrainConfig, *, resume: bool, on_step: StepCallback | N
             path=output,
         )
 
+    if config.precision == "fp16" and not torch.cuda.is_available():
+        raise InputError("fp16 needs a GPU; use bf16 or fp32 on CPU", field="precision")
     accelerator = Accelerator(
         mixed_precision=None if config.precision == "fp32" else config.precision,
         cpu=not torch.cuda.is_available(),  # lets torchrun start gloo DDP on machines without GPUs
@@ -199,7 +201,8 @@ def _train_stage(config: TrainConfig, *, resume: bool, on_step: StepCallback | N
                 on_step(record)
             if step % config.save_steps == 0 and step < data.steps:
                 _save(accelerator, output, step, model, state_of, config.save_total_limit)
-        if evaluator and config.dev.eval_steps is None:
+        epoch_end = min(epoch_start + len(batches), data.steps)
+        if evaluator and config.dev.eval_steps is None and step == epoch_end and not log.has_dev(step):
             log.write({"step": step, "epoch": epoch + 1, "dev": evaluator(model)})
         if step >= data.steps:
             break
@@ -220,10 +223,12 @@ class TrainingLog:
         if path.is_file():
             lines = path.read_text(encoding="utf-8").splitlines()
             self.records = [r for r in map(json.loads, filter(None, lines)) if r["step"] <= keep_until]
-            if keep_until == 0:
-                self.records = []
         if enabled:
             path.write_text("".join(json.dumps(r) + "\n" for r in self.records), encoding="utf-8")
+
+    def has_dev(self, step: int) -> bool:
+        """Whether a dev evaluation is logged at ``step`` (a resumed run does not repeat it)."""
+        return any(r["step"] == step and "dev" in r for r in self.records)
 
     def write(self, record: dict[str, Any]) -> None:
         self.records.append(record)
