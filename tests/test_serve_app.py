@@ -213,3 +213,16 @@ def test_batcher_splits_results_and_respects_each_k():
     assert second == [OverlapSearcher.one("w3", 5)]
     assert third == [OverlapSearcher.one("w4", 1), OverlapSearcher.one("w5", 1)]
     assert searcher.calls == [3, 2]
+
+
+def test_small_responses_are_not_delayed_by_nagle(server):
+    """Round trips stay far below the ~40 ms that Nagle + delayed ACK add without TCP_NODELAY."""
+    url, _ = server
+    with httpx.Client() as client:
+        client.get(f"{url}/health")
+        times = []
+        for _ in range(15):
+            start = time.perf_counter()
+            client.get(f"{url}/health")
+            times.append(time.perf_counter() - start)
+    assert sorted(times)[len(times) // 2] < 0.02, times
