@@ -261,9 +261,10 @@ def markdown(table: list[dict[str, Any]], args: argparse.Namespace, smoke: bool)
     for row in table:
         dev = row.get("dev", {}).get("nDCG@10")
         test = row.get("test", {})
+        minutes = f"{row['train_seconds'] / 60:.1f}" if "train_seconds" in row else ""
         lines.append(
             f"| {row['objective']} | {row.get('lr', '')} | {row.get('steps', '')} | "
-            f"{row.get('train_seconds', 0) / 60:.1f} | {'' if dev is None else f'{dev:.4f}'} | "
+            f"{minutes} | {'' if dev is None else f'{dev:.4f}'} | "
             f"{test.get('nDCG@10', float('nan')):.4f} | {test.get('Recall@100', float('nan')):.4f} |"
         )
     return "\n".join(lines) + "\n"
