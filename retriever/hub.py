@@ -29,6 +29,8 @@ from retriever.errors import InputError, RetrieverError
 # Files a Trainer checkpoint holds for resuming; they are not part of the published model.
 TRAINING_STATE_PATTERNS = (
     "checkpoint-*",
+    "checkpoints",
+    "trainer_state.pt",
     "optimizer.pt",
     "scheduler.pt",
     "scaler.pt",
@@ -178,19 +180,24 @@ def _format_metric(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, int | float) else ""
 
 
-def card_body(info: CardInfo, systems: list[dict[str, Any]], training: dict[str, Any]) -> str:
-    """The Markdown under the metadata: usage, evaluation table, training loss and hyperparameters."""
-    parts = [
-        f"# {info.repo_id.split('/')[-1]}",
-        "A dense retriever (sentence-transformers bi-encoder) trained and evaluated with `retriever`."
-        + (f" Fine-tuned from `{info.base_model}`." if info.base_model else ""),
-        "## Usage",
-        "```python\nfrom sentence_transformers import SentenceTransformer\n\n"
-        f'model = SentenceTransformer("{info.repo_id}")\n'
-        'queries = model.encode(["what causes anemia?"])\n'
-        'documents = model.encode(["Iron deficiency is the most common cause of anemia."])\n'
-        "print(model.similarity(queries, documents))\n```",
-    ]
+def card_body(
+    info: CardInfo, systems: list[dict[str, Any]], training: dict[str, Any], intro: bool = True
+) -> str:
+    """The Markdown under the metadata: (with ``intro``) title and usage, then the evaluation table and the
+    training loss and hyperparameters."""
+    parts = []
+    if intro:
+        parts += [
+            f"# {info.repo_id.split('/')[-1]}",
+            "A dense retriever (sentence-transformers bi-encoder) trained and evaluated with `retriever`."
+            + (f" Fine-tuned from `{info.base_model}`." if info.base_model else ""),
+            "## Usage",
+            "```python\nfrom sentence_transformers import SentenceTransformer\n\n"
+            f'model = SentenceTransformer("{info.repo_id}")\n'
+            'queries = model.encode(["what causes anemia?"])\n'
+            'documents = model.encode(["Iron deficiency is the most common cause of anemia."])\n'
+            "print(model.similarity(queries, documents))\n```",
+        ]
     if systems:
         metrics = sorted({metric for system in systems for metric in system["metrics"]})
         rows = [
@@ -205,10 +212,13 @@ def card_body(info: CardInfo, systems: list[dict[str, Any]], training: dict[str,
             ]
             for s in systems
         ]
-        parts += ["## Evaluation", _markdown_table(["dataset", "split", "retriever", *metrics], rows)]
+        parts += [
+            "## Retrieval evaluation",
+            _markdown_table(["dataset", "split", "retriever", *metrics], rows),
+        ]
     config = training.get("config") or {}
     if config or "final_loss" in training:
-        parts.append("## Training")
+        parts.append("## Training summary")
         if "loss" in config:
             parts.append(f"Loss: `{config['loss']}`.")
         if "final_loss" in training:
@@ -222,30 +232,52 @@ def card_body(info: CardInfo, systems: list[dict[str, Any]], training: dict[str,
 def build_card(
     checkpoint: str | Path, info: CardInfo, report: str | Path | None = None
 ) -> Any:  # huggingface_hub.ModelCard
-    """The model card for ``checkpoint``: Hub metadata + Markdown body."""
+    """The model card for ``checkpoint``: Hub metadata + Markdown body.
+
+    When the checkpoint already has a README.md (sentence-transformers writes one, with architecture and
+    training details), its text and metadata are kept: our metadata fields are set over it, tags are merged,
+    the ``model-index`` comes from the report when one is given, and our sections are appended.
+    """
     from huggingface_hub import ModelCard, ModelCardData
 
     checkpoint = check_checkpoint(checkpoint)
     systems = report_systems(report) if report is not None else []
     training = training_summary(checkpoint)
+    existing = (
+        ModelCard.load(checkpoint / "README.md", ignore_metadata_errors=True)
+        if (checkpoint / "README.md").is_file()
+        else None
+    )
+    kept = existing.data.to_dict() if existing is not None else {}
     trained_from = (training.get("config") or {}).get("model")
-    base_model = info.base_model or (
-        trained_from if isinstance(trained_from, str) and not Path(trained_from).exists() else None
+    base_model = (
+        info.base_model
+        or (trained_from if isinstance(trained_from, str) and not Path(trained_from).exists() else None)
+        or kept.get("base_model")
     )
-    info = CardInfo(info.repo_id, info.license, base_model, info.datasets, info.language)
+    info = CardInfo(
+        info.repo_id, info.license, base_model, info.datasets or kept.get("datasets") or [], info.language
+    )
     results = eval_results(systems)
-    data = ModelCardData(
-        language=info.language,
-        license=info.license,
-        library_name="sentence-transformers",
-        pipeline_tag="sentence-similarity",
-        tags=CARD_TAGS,
-        base_model=info.base_model,
-        datasets=info.datasets or None,
-        model_name=info.repo_id.split("/")[-1],
-        eval_results=results or None,
-    )
-    return ModelCard(f"---\n{data.to_yaml()}\n---\n\n{card_body(info, systems, training)}")
+    if results:
+        kept.pop("model-index", None)
+    fields = {
+        **kept,
+        "language": info.language or kept.get("language"),
+        "license": info.license,
+        "library_name": "sentence-transformers",
+        "pipeline_tag": "sentence-similarity",
+        "tags": list(dict.fromkeys([*kept.get("tags", []), *CARD_TAGS])),
+        "base_model": info.base_model,
+        "datasets": info.datasets or None,
+    }
+    if results:
+        fields.update(model_name=info.repo_id.split("/")[-1], eval_results=results)
+    data = ModelCardData(**fields, ignore_metadata_errors=True)
+    body = card_body(info, systems, training, intro=existing is None)
+    if existing is not None:
+        body = f"{existing.text.strip()}\n\n{body}"
+    return ModelCard(f"---\n{data.to_yaml()}\n---\n\n{body}")
 
 
 def stage_folder(checkpoint: str | Path, output: str | Path, card: Any) -> Path:

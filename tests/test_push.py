@@ -28,7 +28,8 @@ def checkpoint(tiny_bi_encoder, tmp_path):
     log = [{"step": 1, "loss": 2.5, "lr": 3e-5}, {"step": 2, "eval_ndcg": 0.1}, {"step": 3, "loss": 1.25}]
     (folder / "training_log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log))
     (folder / "optimizer.pt").write_bytes(b"state")
-    (folder / "checkpoint-3").mkdir()
+    (folder / "checkpoints" / "checkpoint-3").mkdir(parents=True)
+    (folder / "checkpoints" / "checkpoint-3" / "trainer_state.pt").write_bytes(b"state")
     return folder
 
 
@@ -48,7 +49,7 @@ def test_dry_run_folder_loads_and_card_has_eval_results(checkpoint, tmp_path):
 
     model = SentenceTransformer(str(out), device="cpu")
     assert model.encode(["a protein study"]).shape == (1, model.get_embedding_dimension())
-    assert not (out / "optimizer.pt").exists() and not (out / "checkpoint-3").exists()
+    assert not (out / "optimizer.pt").exists() and not (out / "checkpoints").exists()
     assert (out / "train_config.json").exists()
 
     card = ModelCard.load(out / "README.md")
@@ -62,6 +63,20 @@ def test_dry_run_folder_loads_and_card_has_eval_results(checkpoint, tmp_path):
     assert {r.dataset_type for r in card.data.eval_results} == {"scifact"}
     assert {r.dataset_split for r in card.data.eval_results} == {"test"}
     assert "`lsepair`" in card.text and "1.2500 (step 3)" in card.text and "0.6451" in card.text
+    assert "Full Model Architecture" in card.text  # the sentence-transformers card is kept, ours appended
+    assert {"sentence-transformers", "retrieval"} <= set(data["tags"])
+
+
+def test_card_without_an_existing_readme_has_usage_and_no_model_index(checkpoint, tmp_path):
+    from huggingface_hub import ModelCard
+
+    (checkpoint / "README.md").unlink()
+    out = tmp_path / "upload"
+    result = run(checkpoint, "--repo-id", "me/tiny", "--dry-run", "--output", out, "--base-model", "org/base")
+    assert result.exit_code == 0, result.output
+    card = ModelCard.load(out / "README.md")
+    assert card.data.base_model == "org/base" and card.data.eval_results is None
+    assert 'SentenceTransformer("me/tiny")' in card.text and "# tiny" in card.text
 
 
 def test_upload_calls_hub_with_the_staged_folder(checkpoint, tmp_path, monkeypatch):
