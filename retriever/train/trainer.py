@@ -113,6 +113,7 @@ def _train_stage(config: TrainConfig, *, resume: bool, on_step: StepCallback | N
     """One stage: the accelerate loop described in the module docstring."""
     import torch
     from accelerate import Accelerator, DistributedDataParallelKwargs
+    from accelerate.state import AcceleratorState
     from transformers import get_linear_schedule_with_warmup
 
     output = Path(config.output)
@@ -129,6 +130,9 @@ def _train_stage(config: TrainConfig, *, resume: bool, on_step: StepCallback | N
 
     if config.precision == "fp16" and not torch.cuda.is_available():
         raise InputError("fp16 needs a GPU; use bf16 or fp32 on CPU", field="precision")
+    # The accelerator settings are a process-wide singleton: reset them (not the distributed state) so a
+    # second stage or a second call in one process may use another precision.
+    AcceleratorState._reset_state(reset_partial_state=False)
     accelerator = Accelerator(
         mixed_precision=None if config.precision == "fp32" else config.precision,
         cpu=not torch.cuda.is_available(),  # lets torchrun start gloo DDP on machines without GPUs
