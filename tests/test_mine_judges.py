@@ -244,3 +244,29 @@ def test_hf_judge_that_cannot_load_is_one_line_error(tmp_path):
 
     with pytest.raises(InputError, match="cannot load judge model"):
         HFBackend(JudgeConfig(kind="hf", model=str(tmp_path / "missing")))
+
+
+def test_backoff_is_exponential_with_jitter_and_honours_retry_after(monkeypatch):
+    from retriever.mine.judges import runner
+
+    config = JudgeConfig(kind="openai", model="m", backoff_s=1.0, max_backoff_s=5.0)
+    monkeypatch.setattr(runner.random, "uniform", lambda low, high: high)  # the largest jitter
+    assert [runner._delay(config, a, None) for a in (1, 2, 3, 4)] == [2.0, 3.0, 5.0, 6.0]
+    monkeypatch.setattr(runner.random, "uniform", lambda low, high: low)
+    assert [runner._delay(config, a, None) for a in (1, 2, 3, 4)] == [1.0, 2.0, 4.0, 5.0]
+    assert runner._delay(config, 1, 3.5) == 3.5 and runner._delay(config, 1, 60.0) == 5.0
+
+
+def test_hf_judge_uses_the_chat_template_when_there_is_one(tmp_path, tiny_causal_lm):
+    from retriever.mine.judges.hf import HFBackend
+
+    config = JudgeConfig(kind="hf", model=str(tiny_causal_lm), max_attempts=1, max_tokens=3)
+    backend = HFBackend(config)
+    plain = backend._prompt_ids([{"role": "user", "content": "protein"}])
+    backend._tokenizer.chat_template = (
+        "{% for m in messages %}<{{ m.role }}> {{ m.content }} {% endfor %}answer"
+    )
+    templated = backend._prompt_ids([{"role": "user", "content": "protein"}])
+    assert templated.tolist() != plain.tolist()  # the template, not the plain join, built the prompt
+    completion = backend._generate([{"role": "user", "content": "protein"}], attempt=1)
+    assert completion.prompt_tokens == templated.shape[1] and 0 < completion.completion_tokens <= 3
