@@ -193,7 +193,8 @@ def build_index(config: IndexBuildConfig, *, use_cache: bool = True) -> Path:
     cache = EmbeddingCache(config.cache_dir) if use_cache else None
     dense = index_corpus(encoder, dataset.corpus, config.index, cache)
     bm25 = BM25Index.build(dataset.corpus, config.bm25) if config.bm25 is not None else None
-    described = {"name": dataset.name, "source": str(config.data)}
+    source = Path(config.data).expanduser()
+    described = {"name": dataset.name, "source": str(source.resolve()) if source.exists() else config.data}
     return save_index_dir(config.out, encoder, dense, dataset.corpus, described, bm25)
 
 
