@@ -194,3 +194,18 @@ def test_two_process_ddp_run_finishes_with_one_log(tiny_bi_encoder, training_fil
     assert [r["step"] for r in read_log(out)] == list(range(1, 9))  # 16 queries / 4 per global batch x 2
     assert [step for step, _ in list_checkpoints(out)] == [3, 6]
     assert (out / "training_complete.json").is_file()
+
+
+def test_cached_variant_updates_the_weights(tiny_bi_encoder, training_file, tmp_path):
+    """GradCache's mini-batch backward runs inside the trainer's backward: the weights move."""
+    from sentence_transformers import SentenceTransformer
+
+    out = tmp_path / "cached"
+    train(
+        config(tiny_bi_encoder, training_file, out, cached=True, mini_batch_size=3, max_steps=2, warmup=0.0)
+    )
+    assert json.loads((out / "training_complete.json").read_text())["loss"] == "cached_lsepair"
+    before = SentenceTransformer(str(tiny_bi_encoder), device="cpu").state_dict()
+    after = SentenceTransformer(str(out), device="cpu").state_dict()
+    moved = [name for name, tensor in after.items() if not tensor.equal(before[name])]
+    assert any("encoder.layer.0" in name for name in moved)
