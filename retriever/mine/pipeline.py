@@ -288,9 +288,8 @@ class Miner:
             by_query.setdefault(q, {})[doc] = score
         for qid in tqdm(queries, desc="select", unit="query"):
             teacher = by_query.get(qid, {})
-            positive_set = merge_positives(
-                dataset.qrels.get(qid, {}), grades.get(qid, {}), teacher, self.config.positives
-            )
+            qrels = {d: g for d, g in dataset.qrels.get(qid, {}).items() if d in corpus.position}
+            positive_set = merge_positives(qrels, grades.get(qid, {}), teacher, self.config.positives)
             counts["conflicts"] += positive_set.conflicts
             counts["conflicts_dropped"] += positive_set.dropped
             if not positive_set.positives:
