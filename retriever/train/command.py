@@ -10,24 +10,11 @@ import typer
 from retriever.config import apply_overrides, load_yaml, validate
 from retriever.train.config import TrainConfig
 
-# CLI option name -> TrainConfig field; an option left unset keeps the recipe's (or the default) value.
-_FIELDS = {
-    "data": "data",
-    "model": "model",
-    "loss": "loss",
-    "epochs": "epochs",
-    "max_steps": "max_steps",
-    "batch_size": "batch_size",
-    "lr": "lr",
-    "max_positives": "max_positives",
-    "hard_negatives": "hard_negatives",
-    "max_seq_length": "max_seq_length",
-    "positive_sources": "positive_sources",
-    "output": "output",
-    "seed": "seed",
-    "precision": "precision",
-    "cached": "cached",
-}
+# Options that set the TrainConfig field of the same name; an option left unset keeps the recipe's value.
+_FIELDS = (
+    "data", "model", "loss", "epochs", "max_steps", "batch_size", "lr", "max_positives", "hard_negatives",
+    "max_seq_length", "positive_sources", "output", "seed", "precision", "cached",
+)  # fmt: skip
 
 
 def build_config(recipe: Path | None, options: dict[str, Any], overrides: list[str]) -> TrainConfig:
@@ -38,8 +25,8 @@ def build_config(recipe: Path | None, options: dict[str, Any], overrides: list[s
         if isinstance(data.get("train"), dict):
             data = data["train"]
     apply_overrides(data, overrides)
-    for option, field in _FIELDS.items():
-        value = options.get(option)
+    for field in _FIELDS:
+        value = options.get(field)
         if value is not None and value != []:
             data[field] = str(value) if isinstance(value, Path) else value
     return validate(TrainConfig, data, source=recipe)
