@@ -111,7 +111,10 @@ def test_auth(server):
     [
         ({"query": "w1", "k": 0}, 422),
         ({"query": "w1", "k": 100000}, 422),
-        ({"query": "w" * 1_000_000}, 422),
+        (
+            {"query": "w" * 1_000_000},
+            413,
+        ),  # over this server's largest valid body (defaults: 422, see e2e test)
         ({"query": "w" * 51}, 422),
         ({"queries": ["w1"] * 9}, 422),
         ({"queries": []}, 422),
@@ -135,6 +138,13 @@ def test_malformed_or_missing_json(server, raw, code):
     url, _ = server
     headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
     assert httpx.post(f"{url}/search", content=raw, headers=headers).status_code == code
+    assert post(url, {"query": "w1"}).status_code == 200
+
+
+def test_oversized_body_is_refused_before_reading(server):
+    url, _ = server
+    body = {"queries": ["w" * 50] * 8, "padding": "x" * 2_000_000}
+    assert post(url, body).status_code == 413
     assert post(url, {"query": "w1"}).status_code == 200
 
 

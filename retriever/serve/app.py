@@ -9,7 +9,7 @@ Endpoints:
 - ``GET /info`` -> the index manifest and the serving limits (never the key).
 - ``/docs`` and ``/openapi.json``: the generated OpenAPI description (limits included).
 
-Status codes: 400 for a body that is not JSON, 422 for a body that breaks the schema or a limit (``k``, query
+Status codes: 400 for a body that is not JSON, 413 for a declared body length no valid request can have, 422 for a body that breaks the schema or a limit (``k``, query
 length, number of queries), 401 when an API key is configured and the request carries none or a wrong one
 (``Authorization: Bearer KEY`` or ``X-API-Key: KEY``; compared in constant time). Searches go through a
 :class:`~retriever.serve.batching.MicroBatcher`, so concurrent requests share one encode and one index search.
@@ -148,6 +148,16 @@ def create_app(
     )
     app.state.batcher = batcher
     app.add_exception_handler(RequestValidationError, _validation_error)
+    max_body = config.max_batch * config.max_query_chars * 4 + 65_536  # 4 bytes per char in UTF-8 at most
+
+    @app.middleware("http")
+    async def refuse_huge_bodies(request: Request, call_next):
+        """413 before reading a body whose declared length no valid request can have."""
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_body:
+            return JSONResponse({"detail": f"request body over {max_body} bytes"}, status_code=413)
+        return await call_next(request)
+
     SearchRequest = search_request_model(config)
     authorized = [Depends(api_key_check(config))]
     public_info = {
