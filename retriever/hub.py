@@ -91,18 +91,38 @@ def _read_json(path: Path) -> Any:
         raise InputError(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno) from None
 
 
-def report_systems(report_path: str | Path) -> list[dict[str, Any]]:
-    """The systems of a report.json that describe a dense model (BM25-only systems dropped)."""
+def report_systems(report_path: str | Path, checkpoint: Path | None = None) -> list[dict[str, Any]]:
+    """The systems of a report.json that describe this model, each with ``metrics``, ``retriever`` and
+    ``dataset``.
+
+    Accepted shapes: ``retriever eval``'s report (``{"systems": [...], "dataset": {...}}``; the dataset is
+    shared), one system (``{"metrics", "dataset", ...}``) or a list of systems. BM25 systems are dropped
+    (they do not depend on the model); when some systems were encoded from ``checkpoint`` (their
+    ``encoder.source`` is that folder), only those are kept.
+    """
     path = Path(report_path)
     report = _read_json(path)
-    systems = report.get("systems", report) if isinstance(report, dict) else report
-    systems = [systems] if isinstance(systems, dict) else systems
+    shared = report.get("dataset") if isinstance(report, dict) else None
+    systems = report.get("systems", [report]) if isinstance(report, dict) else report
     if not isinstance(systems, list) or not all(isinstance(s, dict) for s in systems):
         raise InputError("expected an eval report (an object or a list of systems)", path=path)
+    normalized = []
     for i, system in enumerate(systems):
         if not isinstance(system.get("metrics"), dict):
             raise InputError("a system has no 'metrics' object", path=path, field=f"systems[{i}].metrics")
-    return [s for s in systems if str((s.get("config") or {}).get("retriever", "dense")).lower() != "bm25"]
+        retriever = system.get("retriever") or (system.get("config") or {}).get("retriever") or "dense"
+        normalized.append(
+            {**system, "retriever": retriever, "dataset": system.get("dataset") or shared or {}}
+        )
+    dense = [s for s in normalized if str(s["retriever"]).lower() != "bm25"]
+    if checkpoint is not None:
+        mine = [s for s in dense if _same_path((s.get("encoder") or {}).get("source"), checkpoint)]
+        dense = mine or dense
+    return dense
+
+
+def _same_path(source: Any, folder: Path) -> bool:
+    return isinstance(source, str) and Path(source).exists() and Path(source).resolve() == folder.resolve()
 
 
 def hub_metric_id(name: str) -> str:
@@ -124,14 +144,14 @@ def eval_results(systems: list[dict[str, Any]]) -> list[Any]:
     for system in systems:
         dataset = system.get("dataset") or {}
         dataset_id = _dataset_id(dataset)
-        retriever = (system.get("config") or {}).get("retriever")
+        retriever = system["retriever"]
         for metric, value in system["metrics"].items():
             if not isinstance(value, int | float):
                 continue
             results.append(
                 EvalResult(
                     task_type="retrieval",
-                    task_name="Retrieval" if not retriever else f"Retrieval ({retriever})",
+                    task_name=f"Retrieval ({retriever})",
                     dataset_type=dataset_id,
                     dataset_name=dataset_id.split("/")[-1],
                     dataset_split=dataset.get("split"),
@@ -204,7 +224,7 @@ def card_body(
             [
                 _dataset_id(s.get("dataset") or {}),
                 (s.get("dataset") or {}).get("split", ""),
-                (s.get("config") or {}).get("retriever", "dense"),
+                s["retriever"],
             ]
             + [
                 f"{s['metrics'][m]:.4f}" if isinstance(s["metrics"].get(m), int | float) else ""
@@ -241,7 +261,7 @@ def build_card(
     from huggingface_hub import ModelCard, ModelCardData
 
     checkpoint = check_checkpoint(checkpoint)
-    systems = report_systems(report) if report is not None else []
+    systems = report_systems(report, checkpoint) if report is not None else []
     training = training_summary(checkpoint)
     existing = (
         ModelCard.load(checkpoint / "README.md", ignore_metadata_errors=True)

@@ -41,8 +41,28 @@ def test_dry_run_folder_loads_and_card_has_eval_results(checkpoint, tmp_path):
     from huggingface_hub import ModelCard
     from sentence_transformers import SentenceTransformer
 
-    report = tmp_path / "report.json"
-    report.write_text(json.dumps([REPORT, {**REPORT, "config": {"retriever": "bm25"}}]))
+    from tests.test_index_dir import write_dataset
+
+    data = write_dataset(tmp_path / "scifact")
+    evaluation = CliRunner().invoke(
+        app,
+        [
+            "eval",
+            "-m",
+            str(checkpoint),
+            "-d",
+            str(data),
+            "-r",
+            "dense",
+            "-r",
+            "bm25",
+            "-o",
+            str(tmp_path / "ev"),
+        ],
+    )
+    assert evaluation.exit_code == 0, evaluation.output
+    report = tmp_path / "ev" / "report.json"
+    dense = next(s for s in json.loads(report.read_text())["systems"] if s["retriever"] == "dense")
     out = tmp_path / "upload"
     result = run(checkpoint, "--repo-id", "me/tiny", "--dry-run", "--output", out, "--report", report)
     assert result.exit_code == 0, result.output
@@ -58,11 +78,16 @@ def test_dry_run_folder_loads_and_card_has_eval_results(checkpoint, tmp_path):
     assert data["pipeline_tag"] == "sentence-similarity"
     assert data["base_model"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert data["license"] == "apache-2.0"
-    metrics = {r.metric_type: r.metric_value for r in card.data.eval_results}
-    assert metrics == {"ndcg_at_10": 0.64512, "recall_at_100": 0.925, "mrr_at_10": 0.61}
+    metrics = {r.metric_type: r.metric_value for r in card.data.eval_results}  # bm25 system left out
+    assert metrics == {
+        f"{name.lower().replace('@', '_at_')}": round(v, 5) for name, v in dense["metrics"].items()
+    }
+    assert "ndcg_at_10" in metrics
     assert {r.dataset_type for r in card.data.eval_results} == {"scifact"}
     assert {r.dataset_split for r in card.data.eval_results} == {"test"}
-    assert "`lsepair`" in card.text and "1.2500 (step 3)" in card.text and "0.6451" in card.text
+    assert {r.task_name for r in card.data.eval_results} == {"Retrieval (dense)"}
+    assert "`lsepair`" in card.text and "1.2500 (step 3)" in card.text
+    assert f"{dense['metrics']['nDCG@10']:.4f}" in card.text
     assert "Full Model Architecture" in card.text  # the sentence-transformers card is kept, ours appended
     assert {"sentence-transformers", "retrieval"} <= set(data["tags"])
 
@@ -77,6 +102,21 @@ def test_card_without_an_existing_readme_has_usage_and_no_model_index(checkpoint
     card = ModelCard.load(out / "README.md")
     assert card.data.base_model == "org/base" and card.data.eval_results is None
     assert 'SentenceTransformer("me/tiny")' in card.text and "# tiny" in card.text
+
+
+def test_report_shapes(tmp_path, checkpoint):
+    from retriever.hub import report_systems
+
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps([REPORT, {**REPORT, "config": {"retriever": "bm25"}}]))
+    assert [s["metrics"] for s in report_systems(path)] == [REPORT["metrics"]]
+    path.write_text(json.dumps(REPORT))
+    assert report_systems(path)[0]["dataset"]["split"] == "test"
+    other = {"retriever": "dense", "metrics": {"nDCG@10": 0.1}, "encoder": {"source": str(tmp_path)}}
+    mine = {"retriever": "dense", "metrics": {"nDCG@10": 0.2}, "encoder": {"source": str(checkpoint)}}
+    path.write_text(json.dumps({"systems": [other, mine], "dataset": {"name": "x", "split": "test"}}))
+    assert [s["metrics"] for s in report_systems(path, checkpoint)] == [{"nDCG@10": 0.2}]
+    assert report_systems(path)[0]["dataset"] == {"name": "x", "split": "test"}
 
 
 def test_upload_calls_hub_with_the_staged_folder(checkpoint, tmp_path, monkeypatch):
