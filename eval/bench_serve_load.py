@@ -156,14 +156,22 @@ async def load(url: str, queries: list[str], top: list[list[str]], k: int, clien
             elif [hit["id"] for hit in response.json()["results"][0]["hits"]] != top[i]:
                 mismatches += 1
 
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
-        warm = [client.post(f"{url}/search", json={"query": q, "k": k}) for q in queries[:clients]]
+    # one AsyncClient (one keep-alive connection) per simulated client: a single shared httpx pool was
+    # itself the bottleneck at 32 concurrent requests (134 vs 318 q/s on BM25)
+    own = [httpx.AsyncClient(timeout=120) for _ in range(clients)]
+    try:
+        warm = [
+            client.post(f"{url}/search", json={"query": queries[i % len(queries)], "k": k})
+            for i, client in enumerate(own)
+        ]
         await asyncio.gather(*warm)  # open the connections before the clock starts
         start = time.perf_counter()
         deadline = start + args.time_limit
-        await asyncio.gather(*(worker(client) for _ in range(clients)))
+        await asyncio.gather(*(worker(client) for client in own))
         elapsed = time.perf_counter() - start
+    finally:
+        for client in own:
+            await client.aclose()
     p50, p99 = percentiles(latencies)
     return {
         "clients": clients,
