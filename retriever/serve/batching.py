@@ -6,7 +6,8 @@ task takes the first waiting request, then keeps collecting requests for at most
 never split), runs ``search_fn(all_queries, max(k))`` once in a worker thread (so the event loop keeps
 accepting requests and answering ``/health`` while the model encodes), and hands each request the slice of
 results that belongs to it, cut to its own ``k``. Requests arriving while a batch runs are batched together
-next, so the batch size grows with the load. An exception in ``search_fn`` fails exactly the requests of
+next, so the batch size grows with the load even with ``max_wait_ms=0`` (the default: no added latency for
+a lone client; a positive window trades latency for fuller batches). An exception in ``search_fn`` fails exactly the requests of
 that batch; the loop keeps serving. A cancelled request (client gone) is skipped.
 """
 
@@ -35,7 +36,7 @@ class _Request(Generic[Hit]):
 class MicroBatcher(Generic[Hit]):
     """Collects concurrent requests into batches of at most ``max_batch`` queries for ``search_fn``."""
 
-    def __init__(self, search_fn: SearchFn, *, max_batch: int = 64, max_wait_ms: float = 2.0) -> None:
+    def __init__(self, search_fn: SearchFn, *, max_batch: int = 64, max_wait_ms: float = 0.0) -> None:
         if max_batch < 1 or max_wait_ms < 0:
             raise ValueError("max_batch must be >= 1 and max_wait_ms >= 0")
         self.search_fn = search_fn
@@ -83,6 +84,7 @@ class MicroBatcher(Generic[Hit]):
             first = carried or await self._queue.get()
             carried = None
             batch, size = [first], len(first.queries)
+            await asyncio.sleep(0)  # let requests already received (parsed in this loop turn) reach the queue
             deadline = asyncio.get_running_loop().time() + self.max_wait
             while size < self.max_batch:
                 if self._queue.empty():

@@ -89,8 +89,12 @@ def serve_command(
         int, typer.Option("--max-batch", help="Most queries per request and per batch.")
     ] = 64,
     max_wait_ms: Annotated[
-        float, typer.Option("--max-wait-ms", help="How long a micro-batch waits to fill up.")
-    ] = 2.0,
+        float,
+        typer.Option(
+            "--max-wait-ms",
+            help="Extra wait for a batch to fill (0: batch what queued during the last search).",
+        ),
+    ] = 0.0,
     model: Annotated[
         str | None,
         typer.Option("--model", help="Use this model path instead of the manifest's (same model)."),

@@ -38,7 +38,11 @@ class ServeConfig(StrictModel):
     max_k: int = Field(1000, ge=1, description="Largest k a request may ask for.")
     max_query_chars: int = Field(4096, ge=1, description="Longest query accepted, in characters.")
     max_batch: int = Field(64, ge=1, description="Most queries per request, and per micro-batch.")
-    max_wait_ms: float = Field(2.0, ge=0, description="How long a micro-batch waits for more requests.")
+    max_wait_ms: float = Field(
+        0.0,
+        ge=0,
+        description="Extra wait for a micro-batch to fill; 0 = a batch is what queued while the last one ran.",
+    )
     device: str | None = Field(
         None, description="torch device for the query encoder (None: cuda if available)."
     )
