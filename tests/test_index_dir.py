@@ -181,3 +181,10 @@ def test_read_manifest_rejects_other_formats(copy_of):
     (copy_of / "manifest.json").write_text(json.dumps({**manifest, "format_version": 99}))
     with pytest.raises(InputError, match="format version 99"):
         read_manifest(copy_of)
+
+
+def test_serve_settings_are_validated_before_loading(built):
+    result = cli("serve", built[2], "--retriever", "hybrid", "--fusion", "max")
+    assert result.exit_code == 2 and "fusion.method" in result.output
+    result = cli("serve", built[2], "--max-k", "0")
+    assert result.exit_code == 2 and "max_k" in result.output

@@ -134,3 +134,15 @@ def test_serve_command_end_to_end(built):  # noqa: F811
         output = process.communicate(timeout=30)[0]
     assert "serving 40 documents (dense, API key required) on 127.0.0.1" in output
     assert key not in output
+
+
+def test_hybrid_searcher_uses_the_fusion_settings(loaded):
+    from retriever.retrieval.config import FusionConfig
+
+    fusion = FusionConfig(method="interpolation", alpha=0.3)
+    served = make_searcher(loaded, "hybrid", fusion).search(list(QUERIES.values()), 5)
+    run = hybrid_search(loaded.encoder, loaded.dense, loaded.bm25, QUERIES, 5, fusion)
+    default = make_searcher(loaded, "hybrid").search(list(QUERIES.values()), 5)
+    for qid, hits in zip(QUERIES, served, strict=True):
+        assert hits == [(doc, run[qid][doc]) for doc in ranked(run[qid])]
+    assert served != default  # interpolation and RRF scores differ

@@ -164,6 +164,7 @@ def create_app(
         **info,
         "serving": {
             "retriever": config.retriever,
+            "fusion": config.fusion.model_dump() if config.retriever == "hybrid" else None,
             "max_k": config.max_k,
             "max_query_chars": config.max_query_chars,
             "max_batch": config.max_batch,

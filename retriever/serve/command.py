@@ -102,6 +102,11 @@ def serve_command(
     device: Annotated[
         str | None, typer.Option("--device", help="torch device for queries (default: auto).")
     ] = None,
+    gpu_index: Annotated[
+        bool, typer.Option("--gpu-index", help="Move the FAISS index to GPUs (faiss-gpu).")
+    ] = False,
+    fusion: Annotated[str, typer.Option("--fusion", help="Hybrid fusion: rrf or interpolation.")] = "rrf",
+    alpha: Annotated[float, typer.Option("--alpha", help="Interpolation weight of the dense run.")] = 0.5,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
 ) -> None:
     """Serve POST /search, GET /health and GET /info (OpenAPI docs at /docs) over an index directory."""
@@ -124,6 +129,8 @@ def serve_command(
             "max_batch": max_batch,
             "max_wait_ms": max_wait_ms,
             "device": device,
+            "use_gpu": gpu_index,
+            "fusion": {"method": fusion, "alpha": alpha},
         },
     )
     loaded = load_index_dir(
@@ -133,7 +140,9 @@ def serve_command(
         use_gpu=config.use_gpu,
         need_bm25=retriever != "dense",
     )
-    app = create_app(make_searcher(loaded, config.retriever), loaded.documents, loaded.manifest, config)
+    app = create_app(
+        make_searcher(loaded, config.retriever, config.fusion), loaded.documents, loaded.manifest, config
+    )
     auth = "API key required" if config.api_key else "no API key"
     typer.echo(f"serving {len(loaded.documents)} documents ({config.retriever}, {auth}) on {host}:{port}")
     if host not in LOOPBACK and config.api_key is None:

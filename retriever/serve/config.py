@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 
 from retriever.config import StrictModel
-from retriever.retrieval.config import BM25Config, EncoderConfig, IndexConfig
+from retriever.retrieval.config import BM25Config, EncoderConfig, FusionConfig, IndexConfig
 
 RetrieverName = Literal["dense", "bm25", "hybrid"]
 
@@ -47,3 +47,4 @@ class ServeConfig(StrictModel):
         None, description="torch device for the query encoder (None: cuda if available)."
     )
     use_gpu: bool = Field(False, description="Move the FAISS index to GPUs when faiss has them.")
+    fusion: FusionConfig = Field(default_factory=FusionConfig, description="How hybrid fuses dense and BM25.")
