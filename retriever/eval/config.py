@@ -36,7 +36,10 @@ class EvalConfig(StrictModel):
 
     data: str = Field(description="Dataset directory or name (see retriever.data.load_dataset).")
     split: str | None = Field(None, description="qrels split; None: test, or the only split present.")
-    models: list[str] = Field(default_factory=list, description="Bi-encoder names or paths (dense, hybrid).")
+    models: list[str] = Field(
+        default_factory=list,
+        description="Bi-encoder names or paths; dense and hybrid need one (here or passed to evaluate()).",
+    )
     retrievers: list[RetrieverName] = Field(
         default_factory=lambda: ["dense"], description="Systems to run: dense, bm25 and/or hybrid."
     )
@@ -61,6 +64,4 @@ class EvalConfig(StrictModel):
             raise ValueError("at least one retriever is needed (dense, bm25 or hybrid)")
         if len(set(self.retrievers)) != len(self.retrievers):
             raise ValueError(f"retrievers are repeated: {self.retrievers}")
-        if set(self.retrievers) & {"dense", "hybrid"} and not self.models:
-            raise ValueError("dense and hybrid retrieval need at least one model")
         return self

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from retriever.data.dataset import Dataset, Run
+from retriever.errors import InputError
 from retriever.eval.config import ANSWER_KS, STYLE_METRICS, EvalConfig
 
 if TYPE_CHECKING:
@@ -226,6 +227,8 @@ def evaluate(
         systems.append(evaluation.system("bm25", "bm25", None, *evaluation.bm25_run()))
     model_list = list(models) if models is not None else list(config.models)
     dense_wanted = set(config.retrievers) & {"dense", "hybrid"}
+    if dense_wanted and not model_list:
+        raise InputError("dense and hybrid retrieval need at least one model (--model)", field="models")
     for position, model in enumerate(model_list if dense_wanted else []):
         label = _label(model, position)
         model_timer = Timer()

@@ -1,0 +1,95 @@
+"""Is ``retriever eval`` as fast as plain sentence-transformers + FAISS, and is its cache worth it?
+
+In one process, on SciFact test with the packaged all-MiniLM-L6-v2 (batch size 64 for both):
+
+1. plain: ``SentenceTransformer(...)``, ``encode`` the corpus (title + " " + text) and the queries, FAISS
+   ``IndexFlatIP``, search top 1000;
+2. eval, cache cleared: :func:`retriever.eval.runner.evaluate` (model load, encode, index, search, metrics);
+3. eval again: the corpus vectors come from the embedding cache.
+
+Prints both ratios: eval/plain (target <= 1.1) and cached/first eval (target <= 0.1). Usage:
+``python eval/bench_eval_speed.py [--data ../shared/data/scifact]``; exit code 1 when a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import faiss
+import numpy as np
+from sentence_transformers import SentenceTransformer
+
+from retriever.data.loader import load_dataset
+from retriever.eval.config import EvalConfig
+from retriever.eval.runner import evaluate
+from retriever.retrieval.embedding_cache import EmbeddingCache
+from retriever.retrieval.encoder import Encoder
+from retriever.retrieval.models import resolve_model
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+BATCH = 64
+
+
+def plain(dataset, k: int = 1000) -> float:
+    start = time.perf_counter()
+    model = SentenceTransformer(resolve_model(MODEL), device="cpu")
+    corpus = model.encode(dataset.corpus.joined(" "), batch_size=BATCH, show_progress_bar=True)
+    queries = model.encode(list(dataset.judged_queries().values()), batch_size=BATCH)
+    index = faiss.IndexFlatIP(corpus.shape[1])
+    index.add(np.ascontiguousarray(corpus, dtype=np.float32))
+    index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+    return time.perf_counter() - start
+
+
+def through_eval(dataset, config: EvalConfig) -> tuple[float, dict]:
+    start = time.perf_counter()
+    report = evaluate(config, dataset=dataset)
+    return time.perf_counter() - start, report.systems[0]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "scifact")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    dataset = load_dataset(str(args.data), "test")
+    config = EvalConfig(
+        data=str(args.data),
+        models=[MODEL],
+        retrievers=["dense"],
+        encoder={"batch_size": BATCH, "device": "cpu"},
+    )
+    cache = EmbeddingCache(config.cache_dir)
+    entry = cache.directory(Encoder(MODEL, config.encoder, progress=False), dataset.corpus)
+    shutil.rmtree(entry, ignore_errors=True)
+    print(f"cleared cache entry {entry}", flush=True)
+
+    plain_seconds = plain(dataset)
+    print(f"plain sentence-transformers + faiss flat: {plain_seconds:.1f} s", flush=True)
+    first_seconds, first = through_eval(dataset, config)
+    print(f"retriever eval, cache cleared: {first_seconds:.1f} s  steps {_round(first.timings)}", flush=True)
+    cached_seconds, cached = through_eval(dataset, config)
+    print(f"retriever eval, cached: {cached_seconds:.1f} s  steps {_round(cached.timings)}", flush=True)
+    assert cached.metrics == first.metrics, "the cached eval changed the metrics"
+
+    eval_ratio, cache_ratio = first_seconds / plain_seconds, cached_seconds / first_seconds
+    print(f"nDCG@10 {first.metrics['nDCG@10']:.4f}")
+    print(f"ratio eval / plain = {eval_ratio:.3f} (target <= 1.1): {'PASS' if eval_ratio <= 1.1 else 'FAIL'}")
+    print(
+        f"ratio cached / first eval = {cache_ratio:.3f} (target <= 0.1): {'PASS' if cache_ratio <= 0.1 else 'FAIL'}"
+    )
+    return 0 if eval_ratio <= 1.1 and cache_ratio <= 0.1 else 1
+
+
+def _round(timings: dict[str, float]) -> dict[str, float]:
+    return {step: round(seconds, 2) for step, seconds in timings.items()}
+
+
+if __name__ == "__main__":
+    sys.exit(main())
