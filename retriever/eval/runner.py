@@ -222,25 +222,27 @@ def evaluate(
         with timer("load_data"):
             dataset = load_dataset(config.data, config.split)
     evaluation = _Evaluation(config, dataset)
-    systems: list[SystemResult] = []
-    if "bm25" in config.retrievers:
-        systems.append(evaluation.system("bm25", "bm25", None, *evaluation.bm25_run()))
     model_list = list(models) if models is not None else list(config.models)
     dense_wanted = set(config.retrievers) & {"dense", "hybrid"}
     if dense_wanted and not model_list:
         raise InputError("dense and hybrid retrieval need at least one model (--model)", field="models")
-    for position, model in enumerate(model_list if dense_wanted else []):
+    results: dict[tuple[str, int], SystemResult] = {}  # (retriever, model position) -> result
+    if "bm25" in config.retrievers:
+        results["bm25", 0] = evaluation.system("bm25", "bm25", None, *evaluation.bm25_run())
+    several = len(model_list) > 1
+    for position, model in enumerate(model_list if dense_wanted else []):  # one model in memory at a time
         label = _label(model, position)
         model_timer = Timer()
         with model_timer("load_model"):
             encoder = Encoder(model, config.encoder, name=label if not isinstance(model, str) else None)
         dense, dense_timings = evaluation.dense_run(encoder)
         dense_timings = {**model_timer.seconds, **dense_timings}
-        several = len(model_list) > 1
         described = encoder.describe()
         if "dense" in config.retrievers:
             name = _system_name("dense", label, several)
-            systems.append(evaluation.system(name, "dense", label, dense, dense_timings, encoder=described))
+            results["dense", position] = evaluation.system(
+                name, "dense", label, dense, dense_timings, encoder=described
+            )
         if "hybrid" in config.retrievers:
             lexical, lexical_timings = evaluation.bm25_run()
             fuse_timer = Timer()
@@ -248,7 +250,13 @@ def evaluate(
                 fused = fuse(dense, lexical, config.fusion, config.k)
             timings = {**dense_timings, **lexical_timings, **fuse_timer.seconds}
             name = _system_name("hybrid", label, several)
-            systems.append(evaluation.system(name, "hybrid", label, fused, timings, encoder=described))
+            results["hybrid", position] = evaluation.system(
+                name, "hybrid", label, fused, timings, encoder=described
+            )
+    # report order: retrievers as requested, then models as given
+    systems = [
+        results[key] for key in sorted(results, key=lambda key: (config.retrievers.index(key[0]), key[1]))
+    ]
     report = EvalReport(
         config=config,
         dataset=describe_dataset(dataset, config, len(evaluation.queries)),
