@@ -149,3 +149,4 @@ def test_answers_select_nq_accuracy_and_self_hits_can_be_removed(tmp_path):
         config(tmp_path, tmp_path, retrievers=["bm25"], remove_self_hits=True), dataset=dataset
     )
     assert without.systems[0].metrics["Accuracy@1"] == 0.5  # d2's only answer-bearing passage is d2 itself
+    assert "d2" in report.systems[0].run["d2"] and "d2" not in without.systems[0].run["d2"]

@@ -140,10 +140,8 @@ class _Evaluation:
         self._bm25: tuple[Run, dict[str, float]] | None = None
 
     def score(self, run: Run) -> tuple[dict[str, float], dict[str, dict[str, float]], list[str]]:
-        from retriever.eval.metrics import answer_accuracy, evaluate_run, remove_self_hits
+        from retriever.eval.metrics import answer_accuracy, evaluate_run
 
-        if self.config.remove_self_hits:
-            run = remove_self_hits(run)
         means: dict[str, float] = {}
         per_query: dict[str, dict[str, float]] = {}
         missing: list[str] = []
@@ -182,16 +180,17 @@ class _Evaluation:
             vectors = corpus_embeddings(encoder, self.dataset.corpus, cache)
         with timer("build_index"):
             index = DenseIndex.build(vectors, list(self.dataset.corpus.ids), self.config.index)
-        with timer("search"):
+        with timer("search"):  # query encoding + FAISS search
             run = dense_search(encoder, index, self.queries, self.depth)
         return run, timer.seconds
 
     def system(
         self, name: str, retriever: str, model: str | None, run: Run, timings: dict[str, float], **extra: Any
     ) -> SystemResult:
+        from retriever.eval.metrics import remove_self_hits
         from retriever.retrieval.fusion import top_k
 
-        run = top_k(run, self.config.k)
+        run = top_k(remove_self_hits(run) if self.config.remove_self_hits else run, self.config.k)
         timer = Timer()
         with timer("evaluate"):
             metrics, per_query, missing = self.score(run)

@@ -40,6 +40,11 @@ def _gpu_count() -> int:
     return faiss.get_num_gpus() if hasattr(faiss, "get_num_gpus") else 0
 
 
+def _on_gpu(config: IndexConfig) -> bool:
+    """Whether an index of this config lives on the GPUs (HNSW has no GPU form)."""
+    return config.use_gpu and config.type != "hnsw" and _gpu_count() > 0
+
+
 def _new_index(config: IndexConfig, dimension: int, size: int):
     faiss = _faiss()
     if config.type == "flat":
@@ -103,7 +108,7 @@ class DenseIndex:
 
     @staticmethod
     def _to_gpu(index: Any, config: IndexConfig) -> Any:
-        if config.use_gpu and config.type != "hnsw" and _gpu_count() > 0:
+        if _on_gpu(config):
             return _faiss().index_cpu_to_all_gpus(index)
         return index
 
@@ -112,7 +117,8 @@ class DenseIndex:
         if self.config.type == "hnsw":
             self.index.hnsw.efSearch = self.config.hnsw_ef_search
         elif self.config.type == "ivfpq":
-            faiss.ParameterSpace().set_index_parameter(self.index, "nprobe", self.config.ivf_nprobe)
+            space = faiss.GpuParameterSpace() if _on_gpu(self.config) else faiss.ParameterSpace()
+            space.set_index_parameter(self.index, "nprobe", self.config.ivf_nprobe)
 
     def __len__(self) -> int:
         return int(self.index.ntotal)
@@ -138,11 +144,7 @@ class DenseIndex:
         faiss = _faiss()
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        cpu_index = (
-            faiss.index_gpu_to_cpu(self.index)
-            if _gpu_count() > 0 and self.config.type != "hnsw"
-            else self.index
-        )
+        cpu_index = faiss.index_gpu_to_cpu(self.index) if _on_gpu(self.config) else self.index
         faiss.write_index(cpu_index, str(directory / "index.faiss"))
         (directory / "ids.json").write_text(json.dumps(self.ids))
         manifest = {
