@@ -43,6 +43,7 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 # name -> "module:function"; each function is a typer command whose docstring is its --help text.
 COMMANDS: dict[str, str] = {
     "eval": "retriever.eval.command:eval_command",
+    "run": "retriever.run_command:run_command",
     "push": "retriever.push_command:push_command",
     "index": "retriever.serve.command:index_command",
     "serve": "retriever.serve.command:serve_command",
