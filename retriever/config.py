@@ -75,3 +75,31 @@ def _scalar(raw: str) -> Any:
         return yaml.safe_load(raw)
     except yaml.YAMLError:
         return raw
+
+
+def config_from_sources(
+    model: type[ModelT],
+    *,
+    recipe: str | Path | None,
+    section: str,
+    overrides: list[str],
+    options: dict[str, Any],
+) -> ModelT:
+    """A stage config from, in rising priority: the recipe (its ``section`` mapping, or the whole file when
+    it has none), ``--set`` overrides, then the command's explicit options (dotted field -> value; None or
+    an empty list means "not given")."""
+    data: dict[str, Any] = {}
+    if recipe is not None:
+        data = load_yaml(recipe)
+        if isinstance(data.get(section), dict):
+            data = data[section]
+    apply_overrides(data, overrides)
+    for field, value in options.items():
+        if value is None or value == []:
+            continue
+        node = data
+        *parents, leaf = field.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = str(value) if isinstance(value, Path) else value
+    return validate(model, data, source=recipe)

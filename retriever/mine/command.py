@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from retriever.config import apply_overrides, load_yaml, validate
+from retriever.config import config_from_sources
 from retriever.mine.config import MineConfig
 
 # command option -> dotted MineConfig field
@@ -38,24 +38,12 @@ _FIELDS = {
 
 def build_config(recipe: Path | None, options: dict[str, Any], overrides: list[str]) -> MineConfig:
     """Recipe (its ``mine:`` mapping, or the whole file) <- ``--set`` overrides <- explicit options."""
-    data: dict[str, Any] = {}
-    if recipe is not None:
-        data = load_yaml(recipe)
-        if isinstance(data.get("mine"), dict):
-            data = data["mine"]
-    apply_overrides(data, overrides)
-    for option, field in _FIELDS.items():
-        value = options.get(option)
-        if value is None:
-            continue
-        if option == "candidates":
-            value = [part.strip() for part in value.split(",") if part.strip()]
-        node = data
-        *parents, leaf = field.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = str(value) if isinstance(value, Path) else value
-    return validate(MineConfig, data, source=recipe)
+    given = {field: options.get(option) for option, field in _FIELDS.items()}
+    if given["candidates.sources"] is not None:
+        given["candidates.sources"] = [
+            part.strip() for part in given["candidates.sources"].split(",") if part.strip()
+        ]
+    return config_from_sources(MineConfig, recipe=recipe, section="mine", overrides=overrides, options=given)
 
 
 def mine_command(

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from retriever.config import apply_overrides, load_yaml, validate
+from retriever.config import config_from_sources
 from retriever.train.config import TrainConfig
 
 # Options that set the TrainConfig field of the same name; an option left unset keeps the recipe's value.
@@ -19,17 +19,10 @@ _FIELDS = (
 
 def build_config(recipe: Path | None, options: dict[str, Any], overrides: list[str]) -> TrainConfig:
     """Recipe (its ``train:`` mapping, or the whole file) <- ``--set`` overrides <- explicit options."""
-    data: dict[str, Any] = {}
-    if recipe is not None:
-        data = load_yaml(recipe)
-        if isinstance(data.get("train"), dict):
-            data = data["train"]
-    apply_overrides(data, overrides)
-    for field in _FIELDS:
-        value = options.get(field)
-        if value is not None and value != []:
-            data[field] = str(value) if isinstance(value, Path) else value
-    return validate(TrainConfig, data, source=recipe)
+    given = {field: options.get(field) for field in _FIELDS}
+    return config_from_sources(
+        TrainConfig, recipe=recipe, section="train", overrides=overrides, options=given
+    )
 
 
 def train_command(
