@@ -72,6 +72,12 @@ def parse_args() -> argparse.Namespace:
         "--max-docs", type=int, default=None, help="Smoke: test corpus = judged docs + first N."
     )
     parser.add_argument("--test-queries", type=int, default=None, help="Smoke: first N test queries.")
+    parser.add_argument(
+        "--eval-max-seq-length",
+        type=int,
+        default=256,
+        help="Token limit of every test evaluation (same for all models; MiniLM's own is 256).",
+    )
     parser.add_argument("--eval-base", action="store_true", help="Also measure the base model on test.")
     return parser.parse_args()
 
@@ -230,7 +236,9 @@ def test_dataset(args: argparse.Namespace):
     return Dataset(dataset.name, subset, dataset.queries, qrels, split="test")
 
 
-def test_scores(dataset, models: list[str], bm25: bool) -> dict[str, dict[str, float]]:
+def test_scores(
+    dataset, models: list[str], bm25: bool, max_seq_length: int | None
+) -> dict[str, dict[str, float]]:
     """Step 4: SciFact test metrics of each model (and BM25) through the eval runner."""
     from retriever.eval.config import EvalConfig
     from retriever.eval.runner import evaluate
@@ -240,7 +248,12 @@ def test_scores(dataset, models: list[str], bm25: bool) -> dict[str, dict[str, f
         report = evaluate(EvalConfig(data="scifact", retrievers=["bm25"]), dataset=dataset)
         scores["bm25"] = report.systems[0].metrics
     for model in models:
-        report = evaluate(EvalConfig(data="scifact", models=[model], cache=False), dataset=dataset)
+        report = evaluate(
+            EvalConfig(
+                data="scifact", models=[model], cache=False, encoder={"max_seq_length": max_seq_length}
+            ),
+            dataset=dataset,
+        )
         scores[model] = report.systems[0].metrics
     return scores
 
@@ -294,7 +307,9 @@ def main() -> None:
         print(f"{objective}: lr {best['lr']} dev {best['dev']}", flush=True)
     dataset = test_dataset(args)
     base = [args.model] if args.eval_base else []
-    scores = test_scores(dataset, base + [run["model"] for run in selected], bm25=True)
+    scores = test_scores(
+        dataset, base + [run["model"] for run in selected], bm25=True, max_seq_length=args.eval_max_seq_length
+    )
     table = [{"objective": "bm25 (measured)", "test": scores["bm25"]}]
     if args.eval_base:
         table.append({"objective": "base (measured)", "test": scores[args.model]})
