@@ -54,20 +54,22 @@ def run_recipe(
     if unknown:
         raise InputError(f"unknown stage(s) {unknown}; choose from {list(STAGES)}")
     configs = validate_stages(recipe, path, stages)
+    from rich.console import Console
+
     results: dict[str, Any] = {}
     if "mine" in configs:
         from retriever.mine.pipeline import mine
+        from retriever.mine.summary import eci_table
 
         _banner("mine", str(mined_dir(recipe)))
         results["mine"] = mine(configs["mine"], mined_dir(recipe))
+        Console().print(eci_table(results["mine"]))
     if "train" in configs:
         from retriever.train.trainer import train
 
         _banner("train", str(configs["train"].output))
         results["train"] = train(configs["train"])
     if "eval" in configs:
-        from rich.console import Console
-
         from retriever.eval.report import table
         from retriever.eval.runner import evaluate
 

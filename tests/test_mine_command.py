@@ -47,7 +47,7 @@ def test_mine_command_runs_and_prints_the_eci_table(tmp_path, dataset_dir, tiny_
     ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert "bm25" in result.output and "<- chosen" in result.output
+    assert "bm25" in result.output and "(chosen)" in result.output
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["config"]["negatives"]["count"] == 2 and manifest["config"]["negatives"]["seed"] == 3
     assert f"wrote {manifest['counts']['examples']} examples" in result.output

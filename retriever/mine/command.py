@@ -116,14 +116,9 @@ def mine_command(
     from retriever.mine.pipeline import mine
 
     manifest = mine(mine_config, out)
-    # K, H, S, ECI: the strategy's negatives as mined; unsafe: how many of them the margins dropped;
-    # ECI kept: the ECI of the negatives written (after the false-negative filters).
-    typer.echo(f"{'strategy':<10} {'K':>6} {'H':>7} {'S':>7} {'ECI':>7} {'unsafe':>7} {'ECI kept':>9}")
-    for name, entry in manifest["eci"].items():
-        row = entry["as_mined"]
-        mark = " <- chosen" if name == manifest["strategy"] else ""
-        typer.echo(
-            f"{name:<10} {row['k']:>6.2f} {row['hardness']:>7.3f} {row['safety']:>7.3f} {row['eci']:>7.3f} "
-            f"{entry['unsafe_dropped']:>7} {entry['filtered']['eci']:>9.3f}{mark}"
-        )
+    from rich.console import Console
+
+    from retriever.mine.summary import eci_table
+
+    Console().print(eci_table(manifest))
     typer.echo(f"wrote {manifest['counts']['examples']} examples to {out / 'train.jsonl'}")
