@@ -9,7 +9,9 @@ import pytest
 
 from tests.tiny_models import build_bi_encoder, build_cross_encoder
 
-SHARED_DATA = Path(os.environ.get("RETRIEVER_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+SHARED_DATA = Path(
+    os.environ.get("RETRIEVER_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
 
 
 @pytest.fixture(scope="session")
@@ -28,5 +30,7 @@ def tiny_cross_encoder(tmp_path_factory) -> Path:
 def shared_data() -> Path:
     """``../shared/data``; tests that need it skip with a clear message when it is absent."""
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared benchmark data not found at {SHARED_DATA} (clone with ../shared beside the repo)")
+        pytest.skip(
+            f"shared benchmark data not found at {SHARED_DATA} (clone with ../shared beside the repo)"
+        )
     return SHARED_DATA

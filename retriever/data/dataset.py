@@ -40,7 +40,8 @@ class Corpus:
         """Title and text joined by ``separator`` (the BEIR/MTEB convention is ``title + " " + text``);
         an empty title contributes nothing, so the result never starts with the separator."""
         return [
-            f"{title}{separator}{text}" if title else text for title, text in zip(self.titles, self.texts)
+            f"{title}{separator}{text}" if title else text
+            for title, text in zip(self.titles, self.texts, strict=True)
         ]
 
     def document(self, doc_id: str, separator: str = " ") -> str:
@@ -53,7 +54,7 @@ class Corpus:
     def fingerprint(self) -> str:
         """A content hash (sha256, 16 hex chars) of ids, titles and texts in order: any change alters it."""
         digest = hashlib.sha256()
-        for doc_id, title, text in zip(self.ids, self.titles, self.texts):
+        for doc_id, title, text in zip(self.ids, self.titles, self.texts, strict=True):
             for part in (doc_id, title, text):
                 digest.update(part.encode("utf-8"))
                 digest.update(b"\x1f")
