@@ -54,7 +54,7 @@ def test_bounds_between_objectives(batch):
     joint = jointlh_objective(scores, positive, negative)
     summarg = summarglh_objective(scores, positive, negative)
     lsepair = lsepair_objective(scores, positive, negative)
-    tol = 1e-9
+    tol = 1e-9 * (1 + float(scores.abs().max()))  # float64 rounding grows with the score magnitude
     assert (summarg >= -tol).all() and (lsepair >= -tol).all()
     # The positives' shares sum to <= 1, so their product is <= (1/m)^m (AM-GM): JointLH >= m log m.
     assert (joint >= m * torch.log(m) - tol).all()
