@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from tests.tiny_models import build_bi_encoder, build_cross_encoder
+
 # CI runs the same examples every time (a red CI is then a real regression); locally hypothesis explores.
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
-
-from tests.tiny_models import build_bi_encoder, build_cross_encoder
 
 SHARED_DATA = Path(
     os.environ.get("RETRIEVER_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
