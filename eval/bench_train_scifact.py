@@ -129,7 +129,7 @@ def run_objective(
     """Step 2: one (objective, lr) run with our trainer (resumed if interrupted); its dev score and cost."""
     from retriever.train.trainer import read_log, train
 
-    output = work / f"{objective}-lr{lr:g}"
+    output = work / data.stem / f"{objective}-lr{lr:g}"  # runs on other training files never mix
     train(train_config(args, data, objective, lr, output), resume=True)
     log = read_log(output)
     steps = [r for r in log if "loss" in r]
@@ -146,7 +146,7 @@ def run_objective(
 
 def run_mnrl(args: argparse.Namespace, data: Path, lr: float, work: Path) -> dict[str, Any]:
     """Step 3: plain sentence-transformers MNRL on the same training queries and budget."""
-    output = work / f"mnrl-lr{lr:g}"
+    output = work / data.stem / f"mnrl-lr{lr:g}"
     result_file = output / "bench_result.json"
     if result_file.exists():
         return json.loads(result_file.read_text())
