@@ -39,14 +39,20 @@ def _args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--bi-encoder", required=True, help="bi-encoder of dense candidates (and teacher)")
     parser.add_argument("--teacher", default=None, help="cross-encoder teacher (default: bi-encoder cosine)")
     parser.add_argument("--depth", type=int, default=100, help="candidates per source and query")
-    parser.add_argument("--negatives", type=int, default=7, help="hard negatives per query")
+    parser.add_argument(
+        "--negatives", type=int, default=3, help="hard negatives mined (and trained) per query"
+    )
     parser.add_argument("--max-queries", type=int, default=None, help="mine only the first N queries")
     parser.add_argument("--base-model", required=True, help="model fine-tuned on each strategy's file")
     parser.add_argument("--loss", default="lsepair", help="training objective")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--max-steps", type=int, default=None, help="step cap per model (smoke runs)")
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=2e-5)
+    parser.add_argument("--lr", type=float, default=5e-5)
+    parser.add_argument("--max-seq-length", type=int, default=128, help="token limit in training")
+    parser.add_argument(
+        "--eval-max-seq-length", type=int, default=256, help="token limit of every evaluation (base included)"
+    )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--out", type=Path, default=Path("eval/output/bench_mine_eci"))
     return parser.parse_args(argv)
@@ -84,6 +90,7 @@ def _train(args: argparse.Namespace, strategy: str) -> Path:
         batch_size=args.batch_size,
         lr=args.lr,
         hard_negatives=args.negatives,
+        max_seq_length=args.max_seq_length,
         seed=args.seed,
     )
     return train(config, resume=True)  # a finished model is kept, an interrupted one continues
@@ -104,6 +111,7 @@ def _ndcg(args: argparse.Namespace, model: str, name: str) -> float:
         retrievers=["dense"],
         metrics=["nDCG@10"],
         k=100,
+        encoder={"max_seq_length": args.eval_max_seq_length},
         output=str(report_dir),
     )
     (system,) = evaluate(config).systems

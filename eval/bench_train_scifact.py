@@ -34,6 +34,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
 OBJECTIVES = ("single", "rand1lh", "jointlh", "summarglh", "lsepair", "mnrl")
+FULL_TEST_QUERIES = 300  # SciFact test; scores of smoke subsets are never kept
 REFERENCES = {"base all-MiniLM-L6-v2 (MTEB)": 0.6451, "BM25 (bm25s reference)": 0.686}
 
 
@@ -123,13 +124,19 @@ def train_config(args: argparse.Namespace, data: Path, objective: str, lr: float
     )
 
 
+def run_dir(args: argparse.Namespace, data: Path, objective: str, lr: float, work: Path) -> Path:
+    """Where one run lives: runs on other training files, budgets or seeds never share a directory."""
+    budget = f"e{args.epochs}" + (f"-s{args.max_steps}" if args.max_steps else "")
+    return work / data.stem / f"{objective}-lr{lr:g}-{budget}-seed{args.seed}"
+
+
 def run_objective(
     args: argparse.Namespace, data: Path, objective: str, lr: float, work: Path
 ) -> dict[str, Any]:
     """Step 2: one (objective, lr) run with our trainer (resumed if interrupted); its dev score and cost."""
     from retriever.train.trainer import read_log, train
 
-    output = work / data.stem / f"{objective}-lr{lr:g}"  # runs on other training files never mix
+    output = run_dir(args, data, objective, lr, work)
     train(train_config(args, data, objective, lr, output), resume=True)
     log = read_log(output)
     steps = [r for r in log if "loss" in r]
@@ -146,7 +153,7 @@ def run_objective(
 
 def run_mnrl(args: argparse.Namespace, data: Path, lr: float, work: Path) -> dict[str, Any]:
     """Step 3: plain sentence-transformers MNRL on the same training queries and budget."""
-    output = work / data.stem / f"mnrl-lr{lr:g}"
+    output = run_dir(args, data, "mnrl", lr, work)
     result_file = output / "bench_result.json"
     if result_file.exists():
         return json.loads(result_file.read_text())
@@ -248,6 +255,10 @@ def test_scores(
         report = evaluate(EvalConfig(data="scifact", retrievers=["bm25"]), dataset=dataset)
         scores["bm25"] = report.systems[0].metrics
     for model in models:
+        saved = Path(model) / f"test_scores_len{max_seq_length}.json"  # a trained model's score is kept
+        if saved.is_file() and len(dataset.qrels) == FULL_TEST_QUERIES:
+            scores[model] = json.loads(saved.read_text())
+            continue
         report = evaluate(
             EvalConfig(
                 data="scifact", models=[model], cache=False, encoder={"max_seq_length": max_seq_length}
@@ -255,6 +266,8 @@ def test_scores(
             dataset=dataset,
         )
         scores[model] = report.systems[0].metrics
+        if Path(model).is_dir() and len(dataset.qrels) == FULL_TEST_QUERIES:
+            saved.write_text(json.dumps(scores[model]))
     return scores
 
 
@@ -293,8 +306,15 @@ def main() -> None:
         raise SystemExit(f"unknown objectives {sorted(unknown)}; choose from {OBJECTIVES}")
     lrs = [float(lr) for lr in args.lrs.split(",")]
     data = training_file(args, work)
-    selected = []
-    for objective in objectives:
+    dataset = test_dataset(args)
+    smoke = any(v is not None for v in (args.train_queries, args.max_docs, args.test_queries))
+    scores = test_scores(
+        dataset, [args.model] if args.eval_base else [], bm25=True, max_seq_length=args.eval_max_seq_length
+    )
+    table = [{"objective": "bm25 (measured)", "test": scores["bm25"]}]
+    if args.eval_base:
+        table.append({"objective": "base (measured)", "test": scores[args.model]})
+    for objective in objectives:  # the table is rewritten after each objective, so a cut run keeps its rows
         runs = [
             run_mnrl(args, data, lr, work)
             if objective == "mnrl"
@@ -303,24 +323,22 @@ def main() -> None:
         ]
         best = max(runs, key=lambda run: run["dev"].get("nDCG@10", 0.0))
         best["tried"] = [{"lr": run["lr"], "dev": run["dev"]} for run in runs]
-        selected.append(best)
         print(f"{objective}: lr {best['lr']} dev {best['dev']}", flush=True)
-    dataset = test_dataset(args)
-    base = [args.model] if args.eval_base else []
-    scores = test_scores(
-        dataset, base + [run["model"] for run in selected], bm25=True, max_seq_length=args.eval_max_seq_length
-    )
-    table = [{"objective": "bm25 (measured)", "test": scores["bm25"]}]
-    if args.eval_base:
-        table.append({"objective": "base (measured)", "test": scores[args.model]})
-    table += [{**run, "test": scores[run["model"]]} for run in selected]
-    smoke = any(v is not None for v in (args.train_queries, args.max_docs, args.test_queries))
+        best["test"] = test_scores(
+            dataset, [best["model"]], bm25=False, max_seq_length=args.eval_max_seq_length
+        )[best["model"]]
+        table.append(best)
+        write_table(args, table, smoke)
+    print(markdown(table, args, smoke))
+
+
+def write_table(args: argparse.Namespace, table: list[dict[str, Any]], smoke: bool) -> None:
+    """``eval/output/<name>.json`` and ``.md`` with the rows so far."""
     out = ROOT / "eval" / "output"
     out.mkdir(parents=True, exist_ok=True)
     payload = {"settings": vars(args), "smoke": smoke, "references": REFERENCES, "rows": table}
     (out / f"{args.name}.json").write_text(json.dumps(payload, indent=2) + "\n")
     (out / f"{args.name}.md").write_text(markdown(table, args, smoke))
-    print(markdown(table, args, smoke))
 
 
 if __name__ == "__main__":
