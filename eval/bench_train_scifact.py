@@ -245,30 +245,56 @@ def test_dataset(args: argparse.Namespace):
 
 def test_scores(
     dataset, models: list[str], bm25: bool, max_seq_length: int | None
-) -> dict[str, dict[str, float]]:
-    """Step 4: SciFact test metrics of each model (and BM25) through the eval runner."""
+) -> dict[str, dict[str, Any]]:
+    """Step 4: SciFact test metrics of each model (and BM25) through the eval runner.
+
+    Each entry is ``{"metrics": means, "per_query": {query id: nDCG@10}}`` (per-query scores feed the paired
+    comparison); a trained model's entry is kept in its directory, so a rerun does not evaluate it again.
+    """
     from retriever.eval.config import EvalConfig
     from retriever.eval.runner import evaluate
 
-    scores: dict[str, dict[str, float]] = {}
+    def entry(report) -> dict[str, Any]:
+        (system,) = report.systems
+        per_query = {query: values["nDCG@10"] for query, values in system.per_query.items()}
+        return {"metrics": system.metrics, "per_query": per_query}
+
+    scores: dict[str, dict[str, Any]] = {}
     if bm25:
-        report = evaluate(EvalConfig(data="scifact", retrievers=["bm25"]), dataset=dataset)
-        scores["bm25"] = report.systems[0].metrics
+        scores["bm25"] = entry(evaluate(EvalConfig(data="scifact", retrievers=["bm25"]), dataset=dataset))
     for model in models:
-        saved = Path(model) / f"test_scores_len{max_seq_length}.json"  # a trained model's score is kept
-        if saved.is_file() and len(dataset.qrels) == FULL_TEST_QUERIES:
+        saved = Path(model) / f"test_len{max_seq_length}.json"
+        full = len(dataset.qrels) == FULL_TEST_QUERIES  # scores of smoke subsets are never kept
+        if saved.is_file() and full:
             scores[model] = json.loads(saved.read_text())
             continue
-        report = evaluate(
-            EvalConfig(
-                data="scifact", models=[model], cache=False, encoder={"max_seq_length": max_seq_length}
-            ),
-            dataset=dataset,
+        config = EvalConfig(
+            data="scifact", models=[model], cache=False, encoder={"max_seq_length": max_seq_length}
         )
-        scores[model] = report.systems[0].metrics
-        if Path(model).is_dir() and len(dataset.qrels) == FULL_TEST_QUERIES:
+        scores[model] = entry(evaluate(config, dataset=dataset))
+        if Path(model).is_dir() and full:
             saved.write_text(json.dumps(scores[model]))
     return scores
+
+
+def paired_difference(
+    ours: dict[str, float], reference: dict[str, float], seed: int = 0, samples: int = 10_000
+) -> dict[str, float]:
+    """Mean per-query difference ``ours - reference`` over the shared queries, a 95% bootstrap interval
+    (queries resampled) and the two-sided p-value of a paired sign-flip randomization test."""
+    import numpy as np
+
+    queries = sorted(set(ours) & set(reference))
+    diff = np.array([ours[q] - reference[q] for q in queries])
+    rng = np.random.default_rng(seed)
+    boots = diff[rng.integers(len(diff), size=(samples, len(diff)))].mean(axis=1)
+    flips = (rng.integers(2, size=(samples, len(diff))) * 2 - 1) @ diff / len(diff)
+    return {
+        "mean": float(diff.mean()),
+        "low": float(np.percentile(boots, 2.5)),
+        "high": float(np.percentile(boots, 97.5)),
+        "p": float((np.abs(flips) >= abs(diff.mean()) - 1e-12).mean()),
+    }
 
 
 def markdown(table: list[dict[str, Any]], args: argparse.Namespace, smoke: bool) -> str:
@@ -279,19 +305,26 @@ def markdown(table: list[dict[str, Any]], args: argparse.Namespace, smoke: bool)
         f"{args.max_seq_length}, lrs {args.lrs} (chosen on a {args.dev_fraction:.0%} dev split of train), "
         f"group = {args.max_positives} positives + {args.hard_negatives} BM25 negatives, scale {args.scale}.",
         "",
-        "| system | lr | steps | train min | dev nDCG@10 | test nDCG@10 | test Recall@100 |",
-        "|---|---|---|---|---|---|---|",
+        "| system | lr | steps | train min | dev nDCG@10 | test nDCG@10 | test Recall@100 | "
+        "test nDCG@10 - mnrl [95% CI], p |",
+        "|---|---|---|---|---|---|---|---|",
     ]
+    mnrl = next((row for row in table if row["objective"] == "mnrl"), None)
     for name, value in REFERENCES.items():
-        lines.append(f"| {name} (published) | | | | | {value:.4f} | |")
+        lines.append(f"| {name} (published) | | | | | {value:.4f} | | |")
     for row in table:
         dev = row.get("dev", {}).get("nDCG@10")
         test = row.get("test", {})
         minutes = f"{row['train_seconds'] / 60:.1f}" if "train_seconds" in row else ""
+        delta = ""
+        if mnrl is not None and row is not mnrl and "test_per_query" in row:
+            d = paired_difference(row["test_per_query"], mnrl["test_per_query"])
+            delta = f"{d['mean']:+.4f} [{d['low']:+.4f}, {d['high']:+.4f}], p={d['p']:.2f}"
         lines.append(
             f"| {row['objective']} | {row.get('lr', '')} | {row.get('steps', '')} | "
             f"{minutes} | {'' if dev is None else f'{dev:.4f}'} | "
-            f"{test.get('nDCG@10', float('nan')):.4f} | {test.get('Recall@100', float('nan')):.4f} |"
+            f"{test.get('nDCG@10', float('nan')):.4f} | {test.get('Recall@100', float('nan')):.4f} | "
+            f"{delta} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -311,9 +344,9 @@ def main() -> None:
     scores = test_scores(
         dataset, [args.model] if args.eval_base else [], bm25=True, max_seq_length=args.eval_max_seq_length
     )
-    table = [{"objective": "bm25 (measured)", "test": scores["bm25"]}]
+    table = [row_of({"objective": "bm25 (measured)"}, scores["bm25"])]
     if args.eval_base:
-        table.append({"objective": "base (measured)", "test": scores[args.model]})
+        table.append(row_of({"objective": "base (measured)"}, scores[args.model]))
     for objective in objectives:  # the table is rewritten after each objective, so a cut run keeps its rows
         runs = [
             run_mnrl(args, data, lr, work)
@@ -324,12 +357,15 @@ def main() -> None:
         best = max(runs, key=lambda run: run["dev"].get("nDCG@10", 0.0))
         best["tried"] = [{"lr": run["lr"], "dev": run["dev"]} for run in runs]
         print(f"{objective}: lr {best['lr']} dev {best['dev']}", flush=True)
-        best["test"] = test_scores(
-            dataset, [best["model"]], bm25=False, max_seq_length=args.eval_max_seq_length
-        )[best["model"]]
-        table.append(best)
+        scored = test_scores(dataset, [best["model"]], bm25=False, max_seq_length=args.eval_max_seq_length)
+        table.append(row_of(best, scored[best["model"]]))
         write_table(args, table, smoke)
     print(markdown(table, args, smoke))
+
+
+def row_of(row: dict[str, Any], scores: dict[str, Any]) -> dict[str, Any]:
+    """A table row with its test metrics and per-query nDCG@10."""
+    return {**row, "test": scores["metrics"], "test_per_query": scores["per_query"]}
 
 
 def write_table(args: argparse.Namespace, table: list[dict[str, Any]], smoke: bool) -> None:
