@@ -120,6 +120,27 @@ def _ndcg(args: argparse.Namespace, model: str, name: str) -> float:
     return value
 
 
+def _per_query_ndcg(args: argparse.Namespace, qrels, name: str) -> dict[str, float]:
+    """Per-query nDCG@10 of a strategy's model, from the run file its evaluation wrote."""
+    from retriever.eval.metrics import evaluate_run, read_trec_run
+
+    (run_file,) = (args.out / "reports" / name).glob("*.trec")
+    per_query = evaluate_run(qrels, read_trec_run(run_file), ["nDCG@10"]).per_query
+    return {query: values["nDCG@10"] for query, values in per_query.items()}
+
+
+def _against_chosen(args: argparse.Namespace, rows: list[dict[str, Any]], chosen: str) -> None:
+    """Adds to each row its paired nDCG@10 difference from the strategy ECI chose (interval and p)."""
+    from retriever.data.loader import load_dataset
+    from retriever.eval.significance import paired_difference
+
+    qrels = load_dataset(args.data, args.eval_split).qrels
+    per_query = {row["strategy"]: _per_query_ndcg(args, qrels, row["strategy"]) for row in rows}
+    for row in rows:
+        if row["strategy"] != chosen:
+            row["vs_chosen"] = paired_difference(per_query[row["strategy"]], per_query[chosen]).as_dict()
+
+
 def spearman(xs: list[float], ys: list[float]) -> float | None:
     """Spearman's rank correlation (ties averaged); None when undefined (fewer than 3 points or a constant)."""
     from scipy.stats import spearmanr
@@ -127,6 +148,12 @@ def spearman(xs: list[float], ys: list[float]) -> float | None:
     if len(xs) < 3 or len(set(xs)) < 2 or len(set(ys)) < 2:
         return None
     return float(spearmanr(xs, ys).statistic)
+
+
+def _delta(row: dict[str, Any]) -> str:
+    from retriever.eval.significance import PairedDifference
+
+    return str(PairedDifference(**row["vs_chosen"])) if "vs_chosen" in row else ""
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -149,6 +176,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 "nDCG@10": _ndcg(args, str(model), strategy),
             }
         )
+    _against_chosen(args, rows, manifest["strategy"])
     result = {
         "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "chosen_by_eci": manifest["strategy"],
@@ -163,11 +191,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     lines = [
         f"base model nDCG@10 = {base:.4f}; ECI chose `{manifest['strategy']}`",
         "",
-        "| strategy | K | H | S | ECI | ECI (filtered) | unsafe dropped | nDCG@10 |",
-        "|---|---|---|---|---|---|---|---|",
+        "| strategy | K | H | S | ECI | ECI (filtered) | unsafe dropped | nDCG@10 | nDCG@10 - chosen [95% CI], p |",
+        "|---|---|---|---|---|---|---|---|---|",
         *(
             f"| {r['strategy']} | {r['K']:.2f} | {r['H']:.3f} | {r['S']:.3f} | {r['ECI']:.3f} | "
-            f"{r['ECI_filtered']:.3f} | {r['unsafe_dropped']} | {r['nDCG@10']:.4f} |"
+            f"{r['ECI_filtered']:.3f} | {r['unsafe_dropped']} | {r['nDCG@10']:.4f} | {_delta(r)} |"
             for r in rows
         ),
         "",

@@ -277,27 +277,9 @@ def test_scores(
     return scores
 
 
-def paired_difference(
-    ours: dict[str, float], reference: dict[str, float], seed: int = 0, samples: int = 10_000
-) -> dict[str, float]:
-    """Mean per-query difference ``ours - reference`` over the shared queries, a 95% bootstrap interval
-    (queries resampled) and the two-sided p-value of a paired sign-flip randomization test."""
-    import numpy as np
-
-    queries = sorted(set(ours) & set(reference))
-    diff = np.array([ours[q] - reference[q] for q in queries])
-    rng = np.random.default_rng(seed)
-    boots = diff[rng.integers(len(diff), size=(samples, len(diff)))].mean(axis=1)
-    flips = (rng.integers(2, size=(samples, len(diff))) * 2 - 1) @ diff / len(diff)
-    return {
-        "mean": float(diff.mean()),
-        "low": float(np.percentile(boots, 2.5)),
-        "high": float(np.percentile(boots, 97.5)),
-        "p": float((np.abs(flips) >= abs(diff.mean()) - 1e-12).mean()),
-    }
-
-
 def markdown(table: list[dict[str, Any]], args: argparse.Namespace, smoke: bool) -> str:
+    from retriever.eval.significance import paired_difference
+
     lines = [
         f"# SciFact fine-tuning of {args.model}" + (" (SMOKE RUN: subsets, not comparable)" if smoke else ""),
         "",
@@ -318,8 +300,7 @@ def markdown(table: list[dict[str, Any]], args: argparse.Namespace, smoke: bool)
         minutes = f"{row['train_seconds'] / 60:.1f}" if "train_seconds" in row else ""
         delta = ""
         if mnrl is not None and row is not mnrl and "test_per_query" in row:
-            d = paired_difference(row["test_per_query"], mnrl["test_per_query"])
-            delta = f"{d['mean']:+.4f} [{d['low']:+.4f}, {d['high']:+.4f}], p={d['p']:.2f}"
+            delta = str(paired_difference(row["test_per_query"], mnrl["test_per_query"]))
         lines.append(
             f"| {row['objective']} | {row.get('lr', '')} | {row.get('steps', '')} | "
             f"{minutes} | {'' if dev is None else f'{dev:.4f}'} | "
