@@ -65,6 +65,14 @@ def test_two_systems_write_a_comparison(beir, tmp_path, tiny_bi_encoder):
         assert set(queries) <= {"q1", "q2", "q3", "q4"} and all(len(v) <= 5 for v in queries.values())
     markdown = (out / "report.md").read_text()
     assert "| system | nDCG@10 | Recall@100 | MAP@100 | MRR@10 |" in markdown
+    # bm25 is compared with dense on the same queries: the paired mean is the difference of the means
+    assert "vs_first" not in report["systems"][0]
+    versus = report["systems"][1]["vs_first"]
+    for metric, difference in versus.items():
+        gap = report["systems"][1]["metrics"][metric] - report["systems"][0]["metrics"][metric]
+        assert difference["mean"] == pytest.approx(gap, abs=1e-9)
+        assert difference["low"] <= difference["mean"] <= difference["high"] and 0 <= difference["p"] <= 1
+    assert "## Paired differences from dense" in markdown
 
 
 def test_single_system_writes_run_trec_at_the_top(beir, tmp_path):

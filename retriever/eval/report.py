@@ -10,8 +10,9 @@
         {"name": "dense", "retriever": "dense|bm25|hybrid", "model": "label or null",
          "metrics": {"nDCG@10": 0.6451, ...}, "timings": {"encode_corpus": ..., "total": ...},
          "run_file": "run.trec", "encoder": {model, source, similarity, normalized, ...} or null,
-         "missing_queries": [...]}   # judged queries the run lacks (skipped, as trec_eval does)
-      ],
+         "missing_queries": [...],   # judged queries the run lacks (skipped, as trec_eval does)
+         "vs_first": {"nDCG@10": {"mean", "low", "high", "p", "queries"}, ...}}  # systems after the first:
+      ],                             # paired difference from the first system (retriever.eval.significance)
       "dataset": {"name", "source", "split", "fingerprint", "counts": {documents, queries, qrels, answers}},
       "evaluation": {"style": "beir|msmarco|nq", "metrics": [...], "relevance_threshold": 1},
       "config": {...every EvalConfig field, defaults included...},
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from retriever.eval.runner import EvalReport, SystemResult
+from retriever.eval.significance import PairedDifference, paired_difference
 
 SCHEMA = "retriever.eval.report/1"
 
@@ -45,8 +47,29 @@ def run_file(report: EvalReport, system: SystemResult) -> str:
     return "run.trec" if len(report.systems) == 1 else f"{safe_name(system.name)}/run.trec"
 
 
+def versus_first(report: EvalReport) -> dict[str, dict[str, PairedDifference]]:
+    """Each system after the first against the first, per metric: ``{system: {metric: difference}}``
+    (a metric is left out where either system has no per-query value)."""
+    if len(report.systems) < 2:
+        return {}
+    first, *others = report.systems
+
+    def values(system: SystemResult, metric: str) -> dict[str, float]:
+        return {query: row[metric] for query, row in system.per_query.items() if metric in row}
+
+    comparisons: dict[str, dict[str, PairedDifference]] = {}
+    for system in others:
+        comparisons[system.name] = {}
+        for metric in report.metric_names:
+            mine, theirs = values(system, metric), values(first, metric)
+            if set(mine) & set(theirs):
+                comparisons[system.name][metric] = paired_difference(mine, theirs)
+    return comparisons
+
+
 def to_dict(report: EvalReport) -> dict[str, Any]:
     """The ``report.json`` content (schema in the module doc)."""
+    comparisons = versus_first(report)
     systems = [
         {
             "name": system.name,
@@ -58,6 +81,11 @@ def to_dict(report: EvalReport) -> dict[str, Any]:
             "encoder": system.encoder,
             "missing_queries": system.missing_queries,
         }
+        | (
+            {"vs_first": {m: d.as_dict() for m, d in comparisons[system.name].items()}}
+            if system.name in comparisons
+            else {}
+        )
         for system in report.systems
     ]
     first = systems[0] if systems else {"metrics": {}, "timings": {}}
@@ -120,6 +148,21 @@ def markdown(report: EvalReport) -> str:
     for system in report.systems:
         values = [f"{system.metrics[m]:.4f}" if m in system.metrics else "-" for m in report.metric_names]
         lines.append(f"| {system.name} | " + " | ".join(values) + " |")
+    comparisons = versus_first(report)
+    if comparisons:
+        lines += [
+            "",
+            f"## Paired differences from {report.systems[0].name}",
+            "",
+            "Mean per-query difference, 95% bootstrap interval, two-sided sign-flip p-value "
+            "(10,000 samples, seed 0).",
+            "",
+            "| system | " + " | ".join(report.metric_names) + " |",
+            "|---|" + "---:|" * len(report.metric_names),
+        ]
+        for name, by_metric in comparisons.items():
+            cells = [str(by_metric[m]) if m in by_metric else "-" for m in report.metric_names]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += ["", "## Timings (seconds)", "", "| system | step | seconds |", "|---|---|---:|"]
     for system in report.systems:
         lines += [f"| {system.name} | {step} | {seconds:.2f} |" for step, seconds in system.timings.items()]
