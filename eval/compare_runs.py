@@ -1,57 +1,111 @@
-"""One table from several ``bench_train_scifact.py`` outputs, each row's test nDCG@10 compared with a reference
-row by a paired bootstrap interval and sign-flip test over the SciFact test queries.
+"""One table from several ``bench_train_scifact.py`` outputs: runs that differ only in their seed are pooled
+into one condition, and each condition's test nDCG@10 is compared with a reference condition by a paired
+bootstrap interval and sign-flip test over the SciFact test queries.
 
-    python eval/compare_runs.py eval/output/train_scifact_steps26.json \\
-        eval/output/train_scifact_steps26_neg3.json --reference train_scifact_steps26:mnrl
+    python eval/compare_runs.py eval/output/train_scifact_steps26*.json --reference train_scifact_steps26:mnrl
 
-A row is named ``<file stem>:<objective>``; rows without per-query scores (older outputs) are listed without
-a comparison. Prints the markdown table; ``--output`` also writes it.
+``--reference <file stem>:<objective>`` names one run; its condition (every setting but the seed) is the
+reference. A condition's score per query is the mean over its seeds, and a comparison uses only the seeds the
+two conditions share, so the difference is paired by query and by seed. Runs without per-query scores (older
+outputs) are listed without a comparison. Prints the markdown table; ``--output`` also writes it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from retriever.eval.significance import paired_difference  # noqa: E402
 
+CONDITION_SETTINGS = (
+    "model", "epochs", "max_steps", "batch_size", "max_seq_length", "max_positives", "negatives", "skip_top",
+    "scale", "test_queries",
+)  # fmt: skip
+
+
+@dataclass
+class Condition:
+    """Runs of one objective under one set of settings, keyed by seed."""
+
+    label: str
+    test: dict[int, float] = field(default_factory=dict)
+    per_query: dict[int, dict[str, float]] = field(default_factory=dict)
+
+    def mean_per_query(self, seeds: list[int]) -> dict[str, float]:
+        """Per-query nDCG@10 averaged over ``seeds`` (queries scored under every one of them)."""
+        shared = set.intersection(*(set(self.per_query[seed]) for seed in seeds))
+        return {qid: statistics.fmean(self.per_query[seed][qid] for seed in seeds) for qid in shared}
+
+
+def condition_key(row: dict, settings: dict) -> tuple:
+    """Everything that defines a run except its seed; MNRL always trains on one negative."""
+    negatives = 1 if row["objective"] == "mnrl" else settings["hard_negatives"]
+    return (row["objective"], row["lr"], negatives) + tuple(settings.get(name) for name in CONDITION_SETTINGS)
+
+
+def load_conditions(paths: list[Path]) -> tuple[dict[tuple, Condition], dict[str, tuple]]:
+    """Conditions from every trained row of ``paths``, and each ``<file stem>:<objective>`` run's condition."""
+    conditions: dict[tuple, Condition] = {}
+    run_names: dict[str, tuple] = {}
+    for path in paths:
+        payload = json.loads(path.read_text())
+        settings = payload["settings"]
+        for row in payload["rows"]:
+            if "lr" not in row:  # bm25/base reference rows are not trained
+                continue
+            key = condition_key(row, settings)
+            negatives = key[2]
+            label = f"{row['objective']} (lr {row['lr']:g}, {negatives} neg, {row['steps']} steps)"
+            condition = conditions.setdefault(key, Condition(label))
+            condition.test[settings["seed"]] = row["test"]["nDCG@10"]
+            if row.get("test_per_query"):
+                condition.per_query[settings["seed"]] = row["test_per_query"]
+            run_names[f"{path.stem}:{row['objective']}"] = key
+    return conditions, run_names
+
+
+def comparison(condition: Condition, reference: Condition) -> str:
+    """Paired difference over the seeds both conditions have per-query scores for."""
+    seeds = sorted(set(condition.per_query) & set(reference.per_query))
+    if condition is reference or not seeds:
+        return ""
+    difference = paired_difference(condition.mean_per_query(seeds), reference.mean_per_query(seeds))
+    return f"{difference} (seeds {','.join(map(str, seeds))})"
+
+
+def table(conditions: dict[tuple, Condition], reference: Condition, reference_name: str) -> str:
+    """Markdown: one row per condition, per-seed and mean test nDCG@10, paired difference from the reference."""
+    lines = [
+        f"| condition | seeds | test nDCG@10 per seed | mean | minus {reference_name} [95% CI], p |",
+        "|---|---|---|---|---|",
+    ]
+    for condition in conditions.values():
+        seeds = sorted(condition.test)
+        per_seed = ", ".join(f"{condition.test[seed]:.4f}" for seed in seeds)
+        lines.append(
+            f"| {condition.label} | {','.join(map(str, seeds))} | {per_seed} | "
+            f"{statistics.fmean(condition.test.values()):.4f} | {comparison(condition, reference)} |"
+        )
+    return "\n".join(lines) + "\n"
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("files", nargs="+", type=Path, help="bench_train_scifact.py JSON outputs")
-    parser.add_argument("--reference", required=True, help="<file stem>:<objective> compared against")
+    parser.add_argument("--reference", required=True, help="<file stem>:<objective>; its condition is compared against")
     parser.add_argument("--output", type=Path, default=None, help="also write the markdown here")
     args = parser.parse_args()
-    rows = {}
-    for path in args.files:
-        payload = json.loads(path.read_text())
-        settings = payload["settings"]
-        for row in payload["rows"]:
-            if "lr" in row:  # trained rows only (bm25/base reference rows carry no settings)
-                rows[f"{path.stem}:{row['objective']}"] = (row, settings)
-    if args.reference not in rows:
-        raise SystemExit(f"--reference {args.reference!r} is not a row; rows: {sorted(rows)}")
-    reference = rows[args.reference][0].get("test_per_query")
-    lines = [
-        f"| run:objective | seed | negatives per query | steps | train min | test nDCG@10 | "
-        f"minus {args.reference} [95% CI], p |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for name, (row, settings) in rows.items():
-        per_query = row.get("test_per_query")
-        delta = ""
-        if name != args.reference and per_query and reference:
-            delta = str(paired_difference(per_query, reference))
-        negatives = 1 if row["objective"] == "mnrl" else settings["hard_negatives"]
-        lines.append(
-            f"| {name} | {settings['seed']} | {negatives} (of {settings['negatives']} stored) | {row['steps']} | "
-            f"{row['train_seconds'] / 60:.1f} | {row['test']['nDCG@10']:.4f} | {delta} |"
-        )
-    text = "\n".join(lines) + "\n"
+    conditions, run_names = load_conditions(args.files)
+    if args.reference not in run_names:
+        raise SystemExit(f"--reference {args.reference!r} is not a run; runs: {sorted(run_names)}")
+    reference = conditions[run_names[args.reference]]
+    text = table(conditions, reference, reference.label)
     print(text)
     if args.output is not None:
         args.output.write_text(text)
