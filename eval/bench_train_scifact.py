@@ -125,9 +125,10 @@ def train_config(args: argparse.Namespace, data: Path, objective: str, lr: float
 
 
 def run_dir(args: argparse.Namespace, data: Path, objective: str, lr: float, work: Path) -> Path:
-    """Where one run lives: runs on other training files, budgets or seeds never share a directory."""
+    """Where one run lives: runs on other training files, budgets, batch shapes or seeds never share one."""
     budget = f"e{args.epochs}" + (f"-s{args.max_steps}" if args.max_steps else "")
-    return work / data.stem / f"{objective}-lr{lr:g}-{budget}-seed{args.seed}"
+    shape = f"b{args.batch_size}-len{args.max_seq_length}-p{args.max_positives}-h{args.hard_negatives}"
+    return work / data.stem / f"{objective}-lr{lr:g}-{budget}-{shape}-seed{args.seed}"
 
 
 def run_objective(
@@ -155,8 +156,8 @@ def run_mnrl(args: argparse.Namespace, data: Path, lr: float, work: Path) -> dic
     """Step 3: plain sentence-transformers MNRL on the same training queries and budget."""
     output = run_dir(args, data, "mnrl", lr, work)
     result_file = output / "bench_result.json"
-    if result_file.exists():
-        return json.loads(result_file.read_text())
+    if result_file.exists():  # the run directory may have moved since the result was written
+        return json.loads(result_file.read_text()) | {"model": str(output)}
     from datasets import Dataset as HFDataset
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
     from sentence_transformers.base.sampler import BatchSamplers

@@ -61,7 +61,7 @@ def load_conditions(paths: list[Path]) -> tuple[dict[tuple, Condition], dict[str
                 continue
             key = condition_key(row, settings)
             negatives = key[2]
-            label = f"{row['objective']} (lr {row['lr']:g}, {negatives} neg, {row['steps']} steps)"
+            label = f"{row['objective']} (lr {row['lr']:g}, {negatives} neg, {row['steps']} steps, {settings['max_seq_length']} tok)"
             condition = conditions.setdefault(key, Condition(label))
             condition.test[settings["seed"]] = row["test"]["nDCG@10"]
             if row.get("test_per_query"):
