@@ -7,19 +7,23 @@ bootstrap interval and sign-flip test over the SciFact test queries.
 ``--reference <file stem>:<objective>`` names one run; its condition (every setting but the seed) is the
 reference. A condition's score per query is the mean over its seeds, and a comparison uses only the seeds the
 two conditions share, so the difference is paired by query and by seed. Runs without per-query scores (older
-outputs) are listed without a comparison. Prints the markdown table; ``--output`` also writes it.
+outputs) are listed without a comparison. ``--min-relevant K`` restricts the comparison to the test queries with
+at least K relevant documents in ``--qrels`` (the per-seed and mean columns stay over all queries). Prints the
+markdown table; ``--output`` also writes it.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import statistics
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 from retriever.eval.significance import paired_difference  # noqa: E402
 
@@ -49,8 +53,21 @@ def condition_key(row: dict, settings: dict) -> tuple:
     return (row["objective"], row["lr"], negatives) + tuple(settings.get(name) for name in CONDITION_SETTINGS)
 
 
-def load_conditions(paths: list[Path]) -> tuple[dict[tuple, Condition], dict[str, tuple]]:
-    """Conditions from every trained row of ``paths``, and each ``<file stem>:<objective>`` run's condition."""
+def queries_with_relevant(qrels: Path, minimum: int) -> set[str]:
+    """Query ids with at least ``minimum`` documents of grade > 0 in a BEIR qrels TSV (header line first)."""
+    with qrels.open() as handle:
+        rows = list(csv.reader(handle, delimiter="\t"))[1:]
+    counts: dict[str, int] = {}
+    for query_id, _, grade in rows:
+        counts[query_id] = counts.get(query_id, 0) + (int(grade) > 0)
+    return {query_id for query_id, count in counts.items() if count >= minimum}
+
+
+def load_conditions(
+    paths: list[Path], queries: set[str] | None = None
+) -> tuple[dict[tuple, Condition], dict[str, tuple]]:
+    """Conditions from every trained row of ``paths`` (per-query scores kept for ``queries`` only, all when None),
+    and each ``<file stem>:<objective>`` run's condition."""
     conditions: dict[tuple, Condition] = {}
     run_names: dict[str, tuple] = {}
     for path in paths:
@@ -65,7 +82,11 @@ def load_conditions(paths: list[Path]) -> tuple[dict[tuple, Condition], dict[str
             condition = conditions.setdefault(key, Condition(label))
             condition.test[settings["seed"]] = row["test"]["nDCG@10"]
             if row.get("test_per_query"):
-                condition.per_query[settings["seed"]] = row["test_per_query"]
+                condition.per_query[settings["seed"]] = {
+                    qid: score
+                    for qid, score in row["test_per_query"].items()
+                    if queries is None or qid in queries
+                }
             run_names[f"{path.stem}:{row['objective']}"] = key
     return conditions, run_names
 
@@ -98,10 +119,20 @@ def table(conditions: dict[tuple, Condition], reference: Condition, reference_na
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("files", nargs="+", type=Path, help="bench_train_scifact.py JSON outputs")
-    parser.add_argument("--reference", required=True, help="<file stem>:<objective>; its condition is compared against")
+    parser.add_argument(
+        "--reference", required=True, help="<file stem>:<objective>; its condition is compared against"
+    )
     parser.add_argument("--output", type=Path, default=None, help="also write the markdown here")
+    parser.add_argument(
+        "--min-relevant", type=int, default=None, help="compare on queries with >= K relevant docs"
+    )
+    parser.add_argument(
+        "--qrels", type=Path, default=ROOT.parent / "shared" / "data" / "scifact" / "qrels" / "test.tsv",
+        help="test qrels for --min-relevant",
+    )  # fmt: skip
     args = parser.parse_args()
-    conditions, run_names = load_conditions(args.files)
+    queries = queries_with_relevant(args.qrels, args.min_relevant) if args.min_relevant else None
+    conditions, run_names = load_conditions(args.files, queries)
     if args.reference not in run_names:
         raise SystemExit(f"--reference {args.reference!r} is not a run; runs: {sorted(run_names)}")
     reference = conditions[run_names[args.reference]]
