@@ -8,14 +8,13 @@ bootstrap interval and sign-flip test over the SciFact test queries.
 reference. A condition's score per query is the mean over its seeds, and a comparison uses only the seeds the
 two conditions share, so the difference is paired by query and by seed. Runs without per-query scores (older
 outputs) are listed without a comparison. ``--min-relevant K`` restricts the comparison to the test queries with
-at least K relevant documents in ``--qrels`` (the per-seed and mean columns stay over all queries). Prints the
+at least K relevant documents in the test qrels of ``--data`` (the per-seed and mean columns stay over all queries). Prints the
 markdown table; ``--output`` also writes it.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import statistics
 import sys
@@ -25,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from retriever.data.beir import read_beir  # noqa: E402
 from retriever.eval.significance import paired_difference  # noqa: E402
 
 CONDITION_SETTINGS = (
@@ -53,14 +53,10 @@ def condition_key(row: dict, settings: dict) -> tuple:
     return (row["objective"], row["lr"], negatives) + tuple(settings.get(name) for name in CONDITION_SETTINGS)
 
 
-def queries_with_relevant(qrels: Path, minimum: int) -> set[str]:
-    """Query ids with at least ``minimum`` documents of grade > 0 in a BEIR qrels TSV (header line first)."""
-    with qrels.open() as handle:
-        rows = list(csv.reader(handle, delimiter="\t"))[1:]
-    counts: dict[str, int] = {}
-    for query_id, _, grade in rows:
-        counts[query_id] = counts.get(query_id, 0) + (int(grade) > 0)
-    return {query_id for query_id, count in counts.items() if count >= minimum}
+def queries_with_relevant(data: Path, minimum: int) -> set[str]:
+    """Test query ids of the BEIR dataset ``data`` with at least ``minimum`` documents of grade > 0."""
+    qrels = read_beir(data, split="test").qrels
+    return {qid for qid, grades in qrels.items() if sum(grade > 0 for grade in grades.values()) >= minimum}
 
 
 def load_conditions(
@@ -100,10 +96,10 @@ def comparison(condition: Condition, reference: Condition) -> str:
     return f"{difference} (seeds {','.join(map(str, seeds))})"
 
 
-def table(conditions: dict[tuple, Condition], reference: Condition, reference_name: str) -> str:
+def table(conditions: dict[tuple, Condition], reference: Condition) -> str:
     """Markdown: one row per condition, per-seed and mean test nDCG@10, paired difference from the reference."""
     lines = [
-        f"| condition | seeds | test nDCG@10 per seed | mean | minus {reference_name} [95% CI], p |",
+        f"| condition | seeds | test nDCG@10 per seed | mean | minus {reference.label} [95% CI], p |",
         "|---|---|---|---|---|",
     ]
     for condition in conditions.values():
@@ -127,16 +123,15 @@ def main() -> None:
         "--min-relevant", type=int, default=None, help="compare on queries with >= K relevant docs"
     )
     parser.add_argument(
-        "--qrels", type=Path, default=ROOT.parent / "shared" / "data" / "scifact" / "qrels" / "test.tsv",
-        help="test qrels for --min-relevant",
-    )  # fmt: skip
+        "--data", type=Path, default=ROOT.parent / "shared" / "data" / "scifact", help="BEIR dataset (qrels)"
+    )
     args = parser.parse_args()
-    queries = queries_with_relevant(args.qrels, args.min_relevant) if args.min_relevant else None
+    queries = queries_with_relevant(args.data, args.min_relevant) if args.min_relevant else None
     conditions, run_names = load_conditions(args.files, queries)
     if args.reference not in run_names:
         raise SystemExit(f"--reference {args.reference!r} is not a run; runs: {sorted(run_names)}")
     reference = conditions[run_names[args.reference]]
-    text = table(conditions, reference, reference.label)
+    text = table(conditions, reference)
     print(text)
     if args.output is not None:
         args.output.write_text(text)
