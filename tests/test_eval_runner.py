@@ -116,6 +116,46 @@ def test_in_memory_model_and_several_models_get_distinct_names(beir, tmp_path, t
     assert report.systems[0].metrics == pytest.approx(report.systems[1].metrics)
 
 
+def test_beir_style_ignores_identical_ids_by_default(tmp_path):
+    """BEIR's rule (ignore_identical_ids): a query that is also a document never retrieves itself."""
+    corpus = Corpus(
+        ids=["d1", "d2", "d3"],
+        titles=["", "", ""],
+        texts=["paris capital of france", "paris is in france", "berlin capital of germany"],
+    )
+    dataset = Dataset(
+        "argu", corpus, queries={"d1": "paris capital of france"}, qrels={"d1": {"d2": 1}}, split="test"
+    )
+    report = evaluate(config(tmp_path, tmp_path, retrievers=["bm25"]), dataset=dataset)
+    assert report.style == "beir" and report.remove_self_hits
+    assert next(iter(report.systems[0].run["d1"])) == "d2" and report.systems[0].metrics["MRR@10"] == 1.0
+    kept = evaluate(config(tmp_path, tmp_path, retrievers=["bm25"], remove_self_hits=False), dataset=dataset)
+    assert next(iter(kept.systems[0].run["d1"])) == "d1" and kept.systems[0].metrics["MRR@10"] == 0.5
+    assert not kept.remove_self_hits
+
+
+def test_queries_without_results_count_zero_and_are_reported(tmp_path):
+    """trec_eval -c: a judged query BM25 finds nothing for scores 0 and is listed in the report."""
+    corpus = Corpus(ids=["d1", "d2"], titles=["", ""], texts=["paris capital", "berlin capital"])
+    dataset = Dataset(
+        "oov",
+        corpus,
+        queries={"q1": "paris", "q2": "eggnog"},
+        qrels={"q1": {"d1": 1}, "q2": {"d2": 1}},
+        split="test",
+    )
+    out = tmp_path / "out"
+    report = evaluate(config(tmp_path, tmp_path, retrievers=["bm25"], output=str(out)), dataset=dataset)
+    (system,) = report.systems
+    assert system.missing_queries == ["q2"] and system.per_query["q2"]["nDCG@10"] == 0.0
+    assert system.metrics["nDCG@10"] == pytest.approx(0.5)
+    written = read_trec_run(out / "run.trec")
+    assert "q2" not in written  # nothing to write for it, yet it still counts, as in trec_eval -c
+    assert evaluate_run(dataset.qrels, written, ["nDCG@10"]).mean["nDCG@10"] == pytest.approx(0.5)
+    assert json.loads((out / "report.json").read_text())["systems"][0]["missing_queries"] == ["q2"]
+    assert "1 judged queries without results" in (out / "report.md").read_text()
+
+
 def test_graded_msmarco_layout_uses_threshold_two(tmp_path):
     data = tmp_path / "msmarco"
     data.mkdir()

@@ -53,10 +53,13 @@ run_strategy = st.dictionaries(
 
 
 def reference_values(qrels, run, threshold):
-    """Per-query values from pytrec_eval on the full run, for the queries that should be evaluated."""
-    evaluated = {q for q, docs in qrels.items() if q in run and any(g >= threshold for g in docs.values())}
+    """Per-query values from pytrec_eval on the full run as ``trec_eval -c`` scores it: every query with a
+    relevant judgment, those without results given an empty ranking (0); none when no such query is in the run."""
+    evaluated = {q for q, docs in qrels.items() if any(g >= threshold for g in docs.values())}
+    if not evaluated & set(run):
+        return {}
     evaluator = pytrec_eval.RelevanceEvaluator(qrels, set(REFERENCE.values()), relevance_level=threshold)
-    raw = evaluator.evaluate({q: docs for q, docs in run.items() if q in evaluated})
+    raw = evaluator.evaluate({q: run.get(q, {}) for q in evaluated})
     values = {}
     for q in evaluated:
         values[q] = {}
@@ -87,7 +90,7 @@ def test_every_metric_equals_pytrec_eval_per_query(qrels, run, threshold):
             sum(values[metric] for values in expected.values()) / len(expected), abs=1e-6
         )
     relevant = [q for q, docs in qrels.items() if any(g >= threshold for g in docs.values())]
-    assert result.missing == [q for q in relevant if q not in run]
+    assert result.missing == [q for q in relevant if not run.get(q)]
 
 
 # Hand example. Query "h": grades a=3, b=1, e=2, c=0; ranking c, a, x, b, e (x unjudged).
@@ -152,17 +155,17 @@ def test_rank_run_cut_keeps_ties_in_order_and_accepts_numpy_scores():
 def test_which_queries_are_averaged():
     qrels = {
         "hit": {"a": 2},
-        "miss": {"a": 1, "b": 2},  # relevant but absent from the run: skipped, reported as missing
-        "empty": {"a": 2},  # in the run with no documents: scores 0
+        "miss": {"a": 1, "b": 2},  # relevant but absent from the run: scores 0 (trec_eval -c), reported
+        "empty": {"a": 2},  # in the run with no documents: scores 0, reported
         "graded1": {"a": 1},  # no grade >= 2: not evaluated at threshold 2
         "nonrel": {"a": 0},  # never evaluated
     }
     run = {"hit": {"a": 1.0}, "empty": {}, "graded1": {"a": 1.0}, "nonrel": {"a": 1.0}, "extra": {"a": 1.0}}
     result = evaluate_run(qrels, run, ["MRR@10", "Recall@10"], relevance_threshold=2)
-    assert set(result.per_query) == {"hit", "empty"} and result.missing == ["miss"]
-    assert result.per_query["empty"] == {"MRR@10": 0.0, "Recall@10": 0.0}
-    assert result.mean == {"MRR@10": 0.5, "Recall@10": 0.5}
-    assert set(evaluate_run(qrels, run, ["MAP"]).per_query) == {"hit", "empty", "graded1"}
+    assert set(result.per_query) == {"hit", "miss", "empty"} and result.missing == ["miss", "empty"]
+    assert result.per_query["empty"] == result.per_query["miss"] == {"MRR@10": 0.0, "Recall@10": 0.0}
+    assert result.mean == pytest.approx({"MRR@10": 1 / 3, "Recall@10": 1 / 3})
+    assert set(evaluate_run(qrels, run, ["MAP"]).per_query) == {"hit", "miss", "empty", "graded1"}
 
 
 @pytest.mark.parametrize("metric", ["NDCG@10", "nDCG", "MRR", "Recall@0", "MAP@", "F1@10", "P@-1"])

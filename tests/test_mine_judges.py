@@ -167,8 +167,15 @@ def test_spent_retry_budget_records_failure_not_grade(tmp_path):
         assert verdict.status == "failed" and verdict.grade is None and verdict.attempts == 3
         assert verdict.error.startswith("unparseable")
         assert counters.failures == 1 and counters.judged == 0 and counters.calls == 3
-        _, again = _run(_config(server, max_attempts=3), tmp_path / "j.sqlite", request)
-    assert server.requests == 3 and again.cache_hits == 1 and again.calls == 0
+    # A failure is not a verdict: a rerun with a working server asks again and replaces it.
+    with FakeOpenAI() as healed:
+        verdicts, again = _run(_config(healed, max_attempts=3), tmp_path / "j.sqlite", request)
+    assert healed.requests == 1 and again.cache_hits == 0 and again.calls == 1
+    (verdict,) = verdicts.values()
+    assert verdict.status == "ok" and verdict.grade == grade_of(PASSAGES[0][1])
+    with FakeOpenAI() as third:
+        _, cached = _run(_config(third, max_attempts=3), tmp_path / "j.sqlite", request)
+    assert third.requests == 0 and cached.cache_hits == 1
 
 
 def test_refused_key_stops_with_one_line_error_without_the_key(tmp_path, monkeypatch):

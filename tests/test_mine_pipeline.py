@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from retriever.data.training_file import read_training_file
-from retriever.errors import InputError
+from retriever.errors import InputError, RetrieverError
 from retriever.mine.command import build_config
 from retriever.mine.config import MineConfig
 from retriever.mine.pipeline import mine
@@ -177,7 +177,7 @@ def test_query_without_candidates_keeps_its_positive(tmp_path, dataset_dir, tiny
     assert manifest["counts"]["queries_without_candidates"] == 1
 
 
-def _judged(tmp_path, dataset_dir, tiny_cross_encoder, server, conflict="qrels_wins", out="mined"):
+def _judged(tmp_path, dataset_dir, tiny_cross_encoder, server, conflict="qrels_wins", out="mined", **judge):
     config = _config(
         dataset_dir,
         cross_encoder=tiny_cross_encoder,
@@ -190,11 +190,26 @@ def _judged(tmp_path, dataset_dir, tiny_cross_encoder, server, conflict="qrels_w
             "judge_depth": 4,
             "backoff_s": 0.01,
             "concurrency": 2,
+            **judge,
         },
         positives={"conflict": conflict},
     )
     manifest = mine(config, tmp_path / out, lambda m: None)
     return manifest, _lines(tmp_path / out / "train.jsonl")
+
+
+class _DeadServer:
+    base_url = "http://127.0.0.1:9/v1"  # nothing listens on the discard port
+
+
+def test_failed_judgements_stop_the_run_and_heal_on_rerun(tmp_path, dataset_dir, tiny_cross_encoder):
+    with pytest.raises(RetrieverError, match=r"judge: \d+ of \d+ judgements failed .*rerun retries") as info:
+        _judged(tmp_path, dataset_dir, tiny_cross_encoder, _DeadServer(), max_attempts=1, timeout_s=2)
+    assert "\n" not in str(info.value)
+    with FakeOpenAI() as server:
+        manifest, _ = _judged(tmp_path, dataset_dir, tiny_cross_encoder, server)
+    assert manifest["judge"]["failed"] == 0 and manifest["judge"]["ok"] == manifest["judge"]["pairs"]
+    assert server.requests == manifest["judge"]["pairs"]  # every earlier failure was asked again
 
 
 def test_llm_judge_adds_positives_never_negatives(tmp_path, dataset_dir, tiny_cross_encoder):
@@ -294,6 +309,12 @@ def test_bad_input_is_one_line_error(tmp_path, dataset_dir, tiny_bi_encoder):
     with pytest.raises(InputError, match="cannot load teacher") as info:
         mine(_config(dataset_dir, tiny_bi_encoder, cross_encoder=broken, strategy="bm25"), tmp_path / "o")
     assert "\n" not in str(info.value)
+    with pytest.raises(InputError, match="bi-encoder without a trained scoring head.*--bi-encoder") as info:
+        mine(
+            _config(dataset_dir, tiny_bi_encoder, cross_encoder=tiny_bi_encoder, strategy="bm25"),
+            tmp_path / "o1",
+        )
+    assert "\n" not in str(info.value) and not (tmp_path / "o1").exists()  # refused before any work
     with pytest.raises(InputError, match="unknown split"):
         mine(_config(dataset_dir, tiny_bi_encoder, split="test", strategy="bm25"), tmp_path / "o2")
     with pytest.raises(InputError, match="bi-encoder"):

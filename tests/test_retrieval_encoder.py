@@ -77,6 +77,21 @@ def test_max_seq_length_truncates_and_is_restored(encoder):
     assert not np.allclose(full[0], full[1], atol=1e-4)
 
 
+def test_bf16_encoding_is_close_to_fp32_float32_and_cached_apart(encoder):
+    """bf16 autocast changes the vectors a little (never the dtype or the norm) and so the cache key."""
+    import torch
+
+    half = Encoder(encoder.model, EncoderConfig(device="cpu", precision="bf16"), progress=False)
+    texts = [LONG, "virus vaccine study in mouse brain"]
+    exact, fast = encoder.encode_documents(texts), half.encode_documents(texts)
+    assert fast.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(fast, axis=1), 1.0, rtol=1e-5)
+    assert (exact * fast).sum(1).min() > 0.99 and not np.array_equal(exact, fast)
+    assert not torch.is_autocast_enabled("cpu")  # the autocast region ends with the call
+    corpus = Corpus(ids=["a"], titles=[""], texts=["body"])
+    assert half.cache_key(corpus) != encoder.cache_key(corpus) and half.describe()["precision"] == "bf16"
+
+
 def test_title_separator_and_cache_key(encoder):
     corpus = Corpus(ids=["a", "b"], titles=["Title", ""], texts=["body", "only body"])
     dashed = Encoder(encoder.model, EncoderConfig(title_separator=" - "), progress=False)

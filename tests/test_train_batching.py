@@ -155,3 +155,15 @@ def test_dev_split_is_seeded_and_disjoint():
     assert [e.query_id for e in split_dev(examples, 0.1, seed=1)[1]] == [e.query_id for e in dev]
     assert [e.query_id for e in split_dev(examples, 0.1, seed=2)[1]] != [e.query_id for e in dev]
     assert split_dev(examples, 0.0, seed=1) == (examples, [])
+
+
+def test_first_cap_keeps_the_leading_positives_every_epoch():
+    """The paper's reference cap: the first max_positives in file order; Rand1LH then draws among them."""
+    examples = [example("q", [f"p{j}" for j in range(6)], ["n"])]
+    plan = BatchPlan(examples, batch_size=1, seed=1, max_positives=3, positive_cap="first")
+    assert all([p.id for p in plan.group(0, e).positives] == ["p0", "p1", "p2"] for e in range(10))
+    assert set(plan.group(0, 0).known_positive_ids) == {f"p{j}" for j in range(6)}
+    draws = BatchPlan(
+        examples, batch_size=1, seed=1, max_positives=3, positive_cap="first", positive_mode="draw_one"
+    )
+    assert {draws.group(0, e).positives[0].id for e in range(40)} == {"p0", "p1", "p2"}

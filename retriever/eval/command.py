@@ -93,9 +93,13 @@ def eval_command(
     relevance_threshold: Annotated[
         int | None, typer.Option(help="Lowest relevant grade for binary metrics (default: by style).")
     ] = None,
-    no_self_hits: Annotated[
-        bool, typer.Option("--no-self-hits", help="Drop hits whose doc id equals the query id.")
-    ] = False,
+    remove_self_hits: Annotated[
+        bool | None,
+        typer.Option(
+            "--remove-self-hits/--keep-self-hits",
+            help="Drop hits whose doc id equals the query id (default: on in BEIR style, as BEIR and MTEB).",
+        ),
+    ] = None,
     cache: Annotated[
         bool | None, typer.Option("--cache/--no-cache", help="Use the on-disk embedding cache (default: on).")
     ] = None,
@@ -103,6 +107,10 @@ def eval_command(
         Path | None, typer.Option(help="Cache root (default: $RETRIEVER_CACHE_HOME or ~/.cache/retriever).")
     ] = None,
     device: Annotated[str | None, typer.Option(help="torch device (default: cuda when available).")] = None,
+    precision: Annotated[
+        str | None,
+        typer.Option(help=f"Encoding precision: fp32 or bf16 {_default(EncoderConfig, 'precision')}."),
+    ] = None,
 ) -> None:
     """Evaluate dense, BM25 and hybrid retrieval on a dataset: prints a table, writes runs and reports."""
     from rich.console import Console
@@ -117,6 +125,7 @@ def eval_command(
         document_prompt=document_prompt,
         title_separator=title_separator,
         device=device,
+        precision=precision,
     )
     bm25 = _given(
         backend=bm25_backend, method=bm25_method, k1=bm25_k1, b=bm25_b, title_separator=title_separator
@@ -134,7 +143,7 @@ def eval_command(
         style=style,
         metrics=metric or None,
         relevance_threshold=relevance_threshold,
-        remove_self_hits=no_self_hits or None,
+        remove_self_hits=remove_self_hits,
         cache=cache,
         cache_dir=None if cache_dir is None else str(cache_dir),
         output=None if output is None else str(output),

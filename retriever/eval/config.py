@@ -53,7 +53,12 @@ class EvalConfig(StrictModel):
     relevance_threshold: int | None = Field(
         None, ge=1, description="Lowest relevant grade for binary metrics; None: the style's default."
     )
-    remove_self_hits: bool = Field(False, description="Drop hits whose doc id equals the query id.")
+    remove_self_hits: bool | None = Field(
+        None,
+        description="Drop hits whose doc id equals the query id; None: on in BEIR style (BEIR's and "
+        "MTEB's ignore_identical_ids, which matters where queries are also documents: ArguAna, Quora), "
+        "off otherwise.",
+    )
     cache: bool = Field(True, description="Read/write corpus vectors in the on-disk embedding cache.")
     cache_dir: str | None = Field(None, description="Cache root; None: $RETRIEVER_CACHE_HOME or ~/.cache.")
     output: str | None = Field(None, description="Directory for run.trec, report.json and report.md.")

@@ -18,11 +18,12 @@ name            trec_eval measure       relevance
 breaks ties by document id descending (string order). :func:`rank_run` produces exactly that order, so the run
 files we write, the top-k cut used for ``MRR@k`` and what trec_eval sees agree.
 
-**Which queries are averaged.** A query is evaluated when it has at least one judgment with
-``grade >= relevance_threshold`` and it appears in the run (a query present with no documents scores 0).
-Judged queries absent from the run are skipped, as trec_eval (without ``-c``) and BEIR do; they are listed
-in :attr:`MetricResult.missing` so a caller can tell (the official MS MARCO MRR script counts them as 0).
-``MetricResult.mean`` is the plain mean of ``MetricResult.per_query`` over the evaluated queries.
+**Which queries are averaged.** Every query with at least one judgment with ``grade >= relevance_threshold``
+is evaluated, whether or not the run retrieved anything for it: a judged query absent from the run (or
+present with no documents) scores 0 on every metric, as ``trec_eval -c`` and the official MS MARCO script
+count it (a retriever that finds nothing for a query is not excused from it; BEIR's and bm25s' figures count
+such queries as 0 too, because their runs hold every query). Those queries are listed in
+:attr:`MetricResult.missing`. ``MetricResult.mean`` is the plain mean of ``MetricResult.per_query``.
 
 MS MARCO and TREC DL use ``relevance_threshold=2`` for binary metrics; BEIR and NQ use 1.
 """
@@ -50,7 +51,7 @@ METRIC_FORMS = "nDCG@k, MRR@k, Recall@k, P@k, MAP@k or MAP"
 
 @dataclass(frozen=True)
 class MetricResult:
-    """Per-query values ``{query id: {metric: value}}``, their means, and the judged queries the run lacks."""
+    """Per-query values ``{query id: {metric: value}}``, their means, and the judged queries without results."""
 
     per_query: dict[str, dict[str, float]]
     mean: dict[str, float]
@@ -104,11 +105,12 @@ def evaluate_run(
         for qid, docs in qrels.items()
         if any(grade >= relevance_threshold for grade in docs.values())
     }
-    evaluated = [qid for qid in judged if qid in run]
-    if not evaluated:
+    if not any(qid in run for qid in judged):
         raise InputError("the run contains none of the queries with relevant judgments (query ids differ?)")
-    missing = [qid for qid in judged if qid not in run]
-    qrels_in = {qid: judged[qid] for qid in evaluated}
+    evaluated = list(judged)
+    run = {qid: run.get(qid, {}) for qid in evaluated}  # trec_eval -c: a query without results scores 0
+    missing = [qid for qid in evaluated if not run[qid]]
+    qrels_in = judged
 
     def measure(ranking: Mapping[str, Iterable[tuple[str, float]]], measures: set[str]) -> dict:
         evaluator = pytrec_eval.RelevanceEvaluator(qrels_in, measures, relevance_level=relevance_threshold)

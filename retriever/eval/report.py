@@ -10,11 +10,12 @@
         {"name": "dense", "retriever": "dense|bm25|hybrid", "model": "label or null",
          "metrics": {"nDCG@10": 0.6451, ...}, "timings": {"encode_corpus": ..., "total": ...},
          "run_file": "run.trec", "encoder": {model, source, similarity, normalized, ...} or null,
-         "missing_queries": [...],   # judged queries the run lacks (skipped, as trec_eval does)
+         "missing_queries": [...],   # judged queries without any result (each scored 0: trec_eval -c)
          "vs_first": {"nDCG@10": {"mean", "low", "high", "p", "queries"}, ...}}  # systems after the first:
       ],                             # paired difference from the first system (retriever.eval.significance)
       "dataset": {"name", "source", "split", "fingerprint", "counts": {documents, queries, qrels, answers}},
-      "evaluation": {"style": "beir|msmarco|nq", "metrics": [...], "relevance_threshold": 1},
+      "evaluation": {"style": "beir|msmarco|nq", "metrics": [...], "relevance_threshold": 1,
+                     "remove_self_hits": true},   # as applied (BEIR style: on unless configured off)
       "config": {...every EvalConfig field, defaults included...},
       "versions": {"python", "torch", "sentence-transformers", "faiss-cpu", "bm25s", ...}
     }
@@ -99,6 +100,7 @@ def to_dict(report: EvalReport) -> dict[str, Any]:
             "style": report.style,
             "metrics": report.metric_names,
             "relevance_threshold": report.relevance_threshold,
+            "remove_self_hits": report.remove_self_hits,
         },
         "config": report.config.model_dump(mode="json"),
         "versions": report.versions,
@@ -140,7 +142,7 @@ def markdown(report: EvalReport) -> str:
         "",
         f"{dataset['counts']['queries']} queries, {dataset['counts']['documents']} documents, corpus "
         f"fingerprint `{dataset['fingerprint']}`; metric style `{report.style}`, relevance threshold "
-        f"{report.relevance_threshold}.",
+        f"{report.relevance_threshold}, self-hits {'removed' if report.remove_self_hits else 'kept'}.",
         "",
         "| system | " + " | ".join(report.metric_names) + " |",
         "|---|" + "---:|" * len(report.metric_names),
@@ -148,6 +150,16 @@ def markdown(report: EvalReport) -> str:
     for system in report.systems:
         values = [f"{system.metrics[m]:.4f}" if m in system.metrics else "-" for m in report.metric_names]
         lines.append(f"| {system.name} | " + " | ".join(values) + " |")
+    for system in report.systems:
+        if system.missing_queries:
+            shown = ", ".join(system.missing_queries[:10]) + (
+                ", ..." if len(system.missing_queries) > 10 else ""
+            )
+            lines += [
+                "",
+                f"{system.name}: {len(system.missing_queries)} judged queries without results, each "
+                f"scored 0 (as `trec_eval -c`): {shown}.",
+            ]
     comparisons = versus_first(report)
     if comparisons:
         lines += [

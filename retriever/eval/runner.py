@@ -58,6 +58,7 @@ class EvalReport:
     systems: list[SystemResult]
     timings: dict[str, float]
     versions: dict[str, str | None]
+    remove_self_hits: bool = False
 
 
 class Timer:
@@ -136,6 +137,9 @@ class _Evaluation:
         self.queries = dataset.judged_queries()
         self.style = resolve_style(config, dataset)
         self.metric_names, self.threshold = metric_plan(config, dataset, self.style)
+        self.remove_self_hits = (
+            config.remove_self_hits if config.remove_self_hits is not None else self.style == "beir"
+        )
         self.depth = max(config.k, config.fusion.depth if "hybrid" in config.retrievers else 0)
         self._bm25: tuple[Run, dict[str, float]] | None = None
 
@@ -190,7 +194,7 @@ class _Evaluation:
         from retriever.eval.metrics import remove_self_hits
         from retriever.retrieval.fusion import top_k
 
-        run = top_k(remove_self_hits(run) if self.config.remove_self_hits else run, self.config.k)
+        run = top_k(remove_self_hits(run) if self.remove_self_hits else run, self.config.k)
         timer = Timer()
         with timer("evaluate"):
             metrics, per_query, missing = self.score(run)
@@ -265,6 +269,7 @@ def evaluate(
         systems=systems,
         timings=timer.seconds,
         versions=library_versions(),
+        remove_self_hits=evaluation.remove_self_hits,
     )
     if config.output:
         from retriever.eval.report import write_report

@@ -61,6 +61,12 @@ class JudgeConfig(StrictModel):
     backoff_s: float = Field(1.0, ge=0, description="first retry delay; doubles per attempt, plus jitter")
     max_backoff_s: float = Field(30.0, ge=0)
     max_tokens: int = Field(64, ge=1, description="completion tokens per call")
+    max_failed_share: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="stop with an error when more than this share of judgements failed (a rerun retries them)",
+    )
     temperature: float = Field(0.0, ge=0)
 
     @model_validator(mode="after")

@@ -36,7 +36,7 @@ from tqdm.auto import tqdm
 import retriever
 from retriever.data.dataset import Dataset, Run
 from retriever.data.training_file import Negative, Positive, TrainingExample, write_training_file
-from retriever.errors import InputError
+from retriever.errors import InputError, RetrieverError
 from retriever.mine import candidates as cand
 from retriever.mine.config import MineConfig, Strategy
 from retriever.mine.eci import DEFAULT_SCALES, Eci, mean_eci, query_eci
@@ -45,7 +45,7 @@ from retriever.mine.judges.prompts import PROMPTS
 from retriever.mine.judges.runner import JudgeCounters, Request, judge_all
 from retriever.mine.negatives import Candidate, Selection, select_negatives
 from retriever.mine.positives import merge_positives
-from retriever.mine.teacher import load_teacher, score_pairs
+from retriever.mine.teacher import check_cross_encoder, load_teacher, score_pairs
 
 Log = Callable[[str], None]
 PACKAGES = ("torch", "sentence-transformers", "transformers", "faiss-cpu", "bm25s", "httpx")
@@ -189,6 +189,15 @@ class Miner:
             if verdict.status == "ok":
                 grades.setdefault(qid, {})[doc] = int(verdict.grade)
         statuses = Counter(v.status for v in verdicts.values())
+        if statuses["failed"] > self.config.judge.max_failed_share * total:
+            faults = counters.faults.most_common(3)
+            reasons = ", ".join(f"{reason} x{count}" for reason, count in faults) or "unknown"
+            raise RetrieverError(
+                f"judge: {statuses['failed']} of {total} judgements failed ({reasons}) at "
+                f"{self.config.judge.base_url if backend.kind == 'openai' else backend.model}; the "
+                f"{statuses['ok']} verdicts are cached and a rerun retries only the failed ones "
+                f"(judge.max_failed_share={self.config.judge.max_failed_share:g})"
+            )
         entry = {
             "kind": backend.kind,
             "model": backend.model,
@@ -203,6 +212,8 @@ class Miner:
     # ---- the run --------------------------------------------------------------------------------
 
     def run(self) -> dict[str, Any]:
+        if self.config.teacher.model:  # a wrong teacher fails now, not after the candidates phase
+            check_cross_encoder(self.config.teacher.model)
         self.out.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         dataset, queries, known = self.load()

@@ -9,6 +9,7 @@ so changing either never reuses a stale score. Pairs are scored in chunks, each 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -48,6 +49,7 @@ class CrossEncoderTeacher:
         from retriever.retrieval.models import default_device, resolve_model
 
         source = resolve_model(model)
+        check_cross_encoder(model)
         try:
             self.model = CrossEncoder(
                 source,
@@ -66,6 +68,32 @@ class CrossEncoderTeacher:
         texts = [(self._dataset.queries[q], self._dataset.corpus.document(p)) for q, p in pairs]
         scores = self.model.predict(texts, batch_size=self._batch_size, show_progress_bar=False)
         return np.asarray(scores, dtype=np.float64).reshape(len(pairs))
+
+
+def check_cross_encoder(model: str) -> None:
+    """Refuse a local checkpoint without a trained scoring head (e.g. a sentence-transformers bi-encoder):
+    ``CrossEncoder`` would load it with a freshly initialised classifier and score every pair at random.
+    Raises :class:`InputError` (also for a missing path); hub names are checked when they load."""
+    from retriever.retrieval.models import resolve_model
+
+    source = resolve_model(model)
+    config_file = Path(source) / "config.json"
+    if not config_file.is_file():
+        return  # hub names load (or fail) in CrossEncoder itself
+    try:
+        architectures = json.loads(config_file.read_text(encoding="utf-8")).get("architectures") or []
+    except (ValueError, AttributeError):
+        return  # unreadable: CrossEncoder reports it
+    if architectures and not any(name.endswith("ForSequenceClassification") for name in architectures):
+        kind = (
+            "a sentence-transformers bi-encoder" if (Path(source) / "modules.json").is_file() else "a model"
+        )
+        raise InputError(
+            f"teacher is {kind} without a trained scoring head ({', '.join(architectures)}), not a "
+            "cross-encoder: pass it as --bi-encoder (its cosine similarity is then the teacher) or give a "
+            "cross-encoder checkpoint",
+            path=model,
+        )
 
 
 class BiEncoderTeacher:

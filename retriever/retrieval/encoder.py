@@ -1,6 +1,7 @@
 """Turn queries and documents into float32 vectors with a sentence-transformers bi-encoder.
 
-Batching and length sorting are sentence-transformers' own: ``SentenceTransformer.encode`` sorts inputs by
+Encoding runs in float32 unless ``precision`` is bf16 (autocast; the vectors are returned as float32 either
+way). Batching and length sorting are sentence-transformers' own: ``SentenceTransformer.encode`` sorts inputs by
 length (longest first), encodes in ``batch_size`` chunks and restores the input order, so nothing is re-sorted
 here. Vectors are unit-normalised when the model's similarity is cosine (already true when the model ends in
 a ``Normalize`` module), so inner product equals the model's similarity; dot-product models are left as is.
@@ -135,6 +136,7 @@ class Encoder:
             "document_prompt": self.document_prompt(),
             "title_separator": self.config.title_separator,
             "batch_size": self.config.batch_size,
+            "precision": self.config.precision,
         }
 
     @contextmanager
@@ -148,8 +150,17 @@ class Encoder:
         finally:
             self.model.max_seq_length = original
 
+    @contextmanager
+    def _autocast(self) -> Iterator[None]:
+        """bf16 autocast on the model's device when ``config.precision`` is bf16; nothing for fp32."""
+        import torch
+
+        enabled = self.config.precision == "bf16"
+        with torch.autocast(self.model.device.type, dtype=torch.bfloat16, enabled=enabled):
+            yield
+
     def _encode(self, texts: Sequence[str], prompt: str) -> np.ndarray:
-        with self._max_length():
+        with self._max_length(), self._autocast():
             vectors = self.model.encode(
                 list(texts),
                 prompt=prompt or None,
@@ -183,6 +194,7 @@ class Encoder:
             "title_separator": self.config.title_separator,
             "normalized": self.normalized,
             "dimension": self.dimension,
+            "precision": self.config.precision,
         }
 
     def cache_key(self, corpus: Corpus) -> str:

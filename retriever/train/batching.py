@@ -5,8 +5,10 @@ Everything random is drawn from ``numpy.random.default_rng([seed, epoch, ...])``
 a resumed run replays exactly the batches it would have seen.
 
 - A query's **group** for an epoch: its active positives (``first``: the first positive; ``draw_one``: one
-  positive drawn from (seed, epoch, query index), Rand1LH; ``all``: every positive, or a seeded sample of
-  ``max_positives`` of them when it has more; a positive is never repeated to fill a slot) and up to
+  positive drawn from (seed, epoch, query index), Rand1LH; ``all``: every positive, or ``max_positives`` of
+  them when it has more: a seeded sample per epoch (``positive_cap="sample"``) or the first ones in file
+  order (``"first"``, the paper's reference code; Rand1LH then draws among those); a positive is never
+  repeated to fill a slot) and up to
   ``n_negatives`` hard negatives (a seeded sample when it has more). ``known_positive_ids`` lists every
   positive of the query, so in-batch passages it is known to like are never used as its negatives.
 - A **global batch** holds ``batch_size`` queries, no query twice and no passage twice. Queries are taken in
@@ -30,6 +32,7 @@ from retriever.data.training_file import Negative, Positive, TrainingExample
 from retriever.errors import InputError
 
 PositiveMode = Literal["first", "draw_one", "all"]
+PositiveCap = Literal["sample", "first"]
 
 _ORDER, _GROUP, _DEV = 0, 1, 2  # stream tags keep the seeded draws independent
 
@@ -110,6 +113,7 @@ class BatchPlan:
         hard_negatives: int = 4,
         group_size: int | None = None,
         known_positives: dict[str, Sequence[str]] | None = None,
+        positive_cap: PositiveCap = "sample",
     ) -> None:
         """``known_positives`` (query id -> doc ids) adds positives that are masked but not trained on, e.g.
         the ones removed by a source filter; each query's own positives are always known."""
@@ -122,6 +126,7 @@ class BatchPlan:
         self.max_positives = max_positives
         self.hard_negatives = hard_negatives
         self.group_size = group_size
+        self.positive_cap = positive_cap
         self._positives = [_unique_by_id(e.positives) for e in self.examples]
         self._negatives = [_unique_by_id(e.negatives) for e in self.examples]
         extra = known_positives or {}
@@ -137,6 +142,8 @@ class BatchPlan:
         """The group of query ``index`` in ``epoch``: a pure function of (seed, epoch, index)."""
         rng = np.random.default_rng([self.seed, epoch, _GROUP, index])
         positives = self._positives[index]
+        if self.positive_cap == "first":
+            positives = positives[: self.max_positives]
         if self.positive_mode == "first":
             active = positives[:1]
         elif self.positive_mode == "draw_one":

@@ -48,7 +48,9 @@ def train_command(
         Path | None, typer.Option(help="Output directory: checkpoints, log, final model.")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of batches, draws, dev split and dropout.")] = None,
-    precision: Annotated[str | None, typer.Option(help="fp32, fp16 or bf16 (mixed precision).")] = None,
+    precision: Annotated[
+        str | None, typer.Option(help="auto (bf16 where native), fp32, fp16 or bf16.")
+    ] = None,
     cached: Annotated[
         bool | None, typer.Option("--cached/--no-cached", help="GradCache variant of the loss.")
     ] = None,

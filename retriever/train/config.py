@@ -14,6 +14,8 @@ from pydantic import Field, model_validator
 
 from retriever.config import StrictModel
 from retriever.retrieval.config import BM25Config
+from retriever.train.batching import PositiveCap
+from retriever.train.precision import PrecisionSetting
 
 
 class DevEvalConfig(StrictModel):
@@ -71,6 +73,11 @@ class TrainConfig(StrictModel):
     weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay.")
     max_grad_norm: float | None = Field(1.0, gt=0, description="Gradient clipping norm (None = off).")
     max_positives: int = Field(4, ge=1, description="At most this many positives per query per step.")
+    positive_cap: PositiveCap = Field(
+        "sample",
+        description="Which positives a capped query keeps: a seeded sample per epoch, or the first ones "
+        "(the paper's reference code).",
+    )
     hard_negatives: int = Field(4, ge=0, description="Hard negatives per query per step (when available).")
     group_size: int | None = Field(
         None, ge=2, description="If set, hard negatives fill group_size minus the query's positive count."
@@ -85,7 +92,11 @@ class TrainConfig(StrictModel):
     query_prompt: str | None = Field(None, description="Prefix added to every query (E5/BGE style).")
     document_prompt: str | None = Field(None, description="Prefix added to every passage.")
     seed: int = Field(42, description="Seeds the batch plan, positive/negative draws, dev split and dropout.")
-    precision: Literal["fp32", "fp16", "bf16"] = Field("fp32", description="Mixed precision (accelerate).")
+    precision: PrecisionSetting = Field(
+        "auto",
+        description="Mixed precision: auto = bf16 on GPUs and CPUs with native bf16 (AVX-512 BF16 / AMX), "
+        "fp16 on older GPUs, fp32 otherwise; the losses always compute in fp32.",
+    )
     cached: bool = Field(False, description="GradCache variant of the loss (large batches, little memory).")
     mini_batch_size: int = Field(32, ge=1, description="GradCache mini-batch size (texts per forward).")
     gather_across_devices: bool = Field(True, description="Use every process's passages as negatives.")

@@ -29,6 +29,7 @@ from retriever.train.batching import BatchPlan, PositiveMode, filter_sources, sp
 from retriever.train.checkpoints import latest_checkpoint, load_state, save_checkpoint
 from retriever.train.config import TrainConfig
 from retriever.train.losses.registry import CACHED_PREFIX, loss_class
+from retriever.train.precision import resolve_precision
 
 LOG_FILE = "train_log.jsonl"
 CONFIG_FILE = "train_config.json"
@@ -74,6 +75,7 @@ def prepare_data(config: TrainConfig, world_size: int = 1) -> PreparedData:
         seed=config.seed,
         positive_mode=positive_mode(loss_name(config)),
         max_positives=config.max_positives,
+        positive_cap=config.positive_cap,
         hard_negatives=config.hard_negatives,
         group_size=config.group_size,
         known_positives=known,
@@ -128,13 +130,15 @@ def _train_stage(config: TrainConfig, *, resume: bool, on_step: StepCallback | N
             path=output,
         )
 
-    if config.precision == "fp16" and not torch.cuda.is_available():
+    precision = resolve_precision(config.precision)
+    config = config.model_copy(update={"precision": precision})  # the card and config record what ran
+    if precision == "fp16" and not torch.cuda.is_available():
         raise InputError("fp16 needs a GPU; use bf16 or fp32 on CPU", field="precision")
     # The accelerator settings are a process-wide singleton: reset them (not the distributed state) so a
     # second stage or a second call in one process may use another precision.
     AcceleratorState._reset_state(reset_partial_state=False)
     accelerator = Accelerator(
-        mixed_precision=None if config.precision == "fp32" else config.precision,
+        mixed_precision=None if precision == "fp32" else precision,
         cpu=not torch.cuda.is_available(),  # lets torchrun start gloo DDP on machines without GPUs
         # BERT's pooler (unused by mean pooling) gets no gradient; DDP must not wait for it.
         kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],

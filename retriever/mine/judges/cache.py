@@ -2,7 +2,8 @@
 
 Key: (judge, model, prompt version, query id, passage id). A row is either ``ok`` with a grade (0-3) or
 ``failed`` (the retry budget was spent: no grade, and never guessed). A rerun, or a run resumed after a crash,
-reads the rows instead of calling the model again, so no judgement is paid for twice.
+reads the ``ok`` rows instead of calling the model again, so no judgement is paid for twice; ``failed`` rows
+record what went wrong and are asked again (a failure is not a verdict).
 """
 
 from __future__ import annotations

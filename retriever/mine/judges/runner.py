@@ -9,7 +9,8 @@ One *call* judges one passage (pointwise) or a window of passages (listwise). A 
 (1-based) is the server's ``Retry-After`` when given, else ``min(max_backoff_s, backoff_s * 2**(a-1))`` plus a
 uniform jitter in ``[0, backoff_s)``. When the budget is spent, every passage of the call is recorded as
 ``failed``. Each call's verdicts are committed to the :class:`JudgementCache` before the next call starts in
-its slot, and cached verdicts (ok or failed) are never requested again.
+its slot. A cached ``ok`` verdict is never requested again; a cached ``failed`` one is not a verdict, so a
+rerun asks for it again (with the same bounded retries) and replaces it when the call succeeds.
 """
 
 from __future__ import annotations
@@ -158,7 +159,8 @@ def judge_all(
     counters: JudgeCounters,
     progress: Callable[[int], None] = lambda n: None,
 ) -> dict[tuple[str, str], Judgement]:
-    """Verdicts for every requested (query id, passage id): cached ones as stored, the rest judged (at most
+    """Verdicts for every requested (query id, passage id): cached ``ok`` ones as stored, the rest (new or
+    failed before) judged (at most
     ``config.concurrency`` calls in flight), each call's verdicts committed as it completes.
     ``progress(n)`` is told how many passages each finished call (or cache lookup) settled."""
     key = JudgeKey(backend.kind, backend.model, PROMPTS[config.prompt].version)
@@ -168,7 +170,7 @@ def judge_all(
         todo = [
             (pid, text)
             for pid, text in dict(request.passages).items()
-            if (request.query_id, pid) not in known
+            if getattr(known.get((request.query_id, pid)), "status", "failed") != "ok"
         ]
         hits = len(dict(request.passages)) - len(todo)
         counters.cache_hits += hits

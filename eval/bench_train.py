@@ -1,0 +1,471 @@
+"""Fine-tune all-MiniLM-L6-v2 on a BEIR dataset's train split (SciFact, NFCorpus) with each objective and with
+plain sentence-transformers MNRL at the same budget; report test nDCG@10 next to the base model and BM25.
+
+Pipeline (every piece is cached under ``--work``, so the script can run in pieces and be rerun to resume):
+
+1. ``retriever convert``: the train qrels (several positives per query) + BM25 hard negatives
+   (``--negatives`` per query, ``--skip-top`` skipped) -> ``WORK/train.jsonl``; ``--noise-rate r`` then adds
+   ``round(r x |P|)`` false positives per query (source ``noise``): the query's top BM25 candidates that are
+   not in its qrels (they look relevant, as an LLM judge's false positives do), removed from its negatives.
+2. For each objective and each learning rate of ``--lrs``: ``retriever train``. Dev: with ``--dev-split``
+   (NFCorpus has ``dev``) the model is trained on all of train and scored on that split's queries over the
+   whole corpus; otherwise a seeded ``--dev-fraction`` of the training queries is held out and searched in
+   the training pool. The learning rate with the best dev nDCG@10 is kept for the objective.
+3. The baseline ``mnrl``: ``SentenceTransformerTrainer`` + ``MultipleNegativesRankingLoss``, fed the way its
+   maintainers recommend for several positives: one row per (query, positive), the query's stored BM25
+   negatives taken in turn as the row's hard negative, ``BatchSamplers.NO_DUPLICATES``; same training
+   queries, epochs / max steps, learning-rate grid, precision, similarity scale and dev selection. Its
+   batch holds ``--mnrl-batch-size`` rows; 0 (default) gives it the passages per step of our runs (the
+   plan's mean passages per step / 2, since a row brings a positive and a negative).
+4. Test nDCG@10 / Recall@100 of each selected model (dense and, with ``--hybrid``, RRF with BM25) through
+   ``retriever.eval.runner.evaluate``; one table in ``eval/output/<name>.json`` and ``.md``, with each row's
+   paired difference from MNRL (:mod:`retriever.eval.significance`).
+
+Budget (bf16 on this CPU): a step of 16 queries x 8 passages at 128 tokens is about 4.5 s. Smoke test (a
+minute): ``--max-steps 2 --objectives lsepair,mnrl --train-queries 40 --max-docs 300 --test-queries 30
+--dev-corpus pool --name train_smoke``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+ROOT = Path(__file__).resolve().parents[1]
+OBJECTIVES = ("single", "rand1lh", "jointlh", "summarglh", "lsepair", "mnrl")
+REFERENCES = {  # published test nDCG@10, by dataset folder name (../shared/data/README.md)
+    "scifact": {"base all-MiniLM-L6-v2 (MTEB)": 0.6451, "BM25 (bm25s reference)": 0.686},
+    "nfcorpus": {"base all-MiniLM-L6-v2 (MTEB)": 0.3159, "BM25 (bm25s reference)": 0.3210},
+}
+NOISE_SOURCE = "noise"
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--data", default=str(ROOT.parent / "shared" / "data" / "scifact"), help="A BEIR dataset folder."
+    )
+    parser.add_argument("--model", default="sentence-transformers/all-MiniLM-L6-v2", help="Base model.")
+    parser.add_argument("--work", default=None, help="Cache dir (default eval/output/train_<dataset>_runs).")
+    parser.add_argument("--name", default=None, help="Writes eval/output/<name>.json and .md.")
+    parser.add_argument("--objectives", default=",".join(OBJECTIVES), help=f"Comma list of {OBJECTIVES}.")
+    parser.add_argument("--lrs", default="2e-5", help="Comma list of learning rates tried on dev.")
+    parser.add_argument("--epochs", type=int, default=1, help="Epochs per run.")
+    parser.add_argument("--max-steps", type=int, default=None, help="Cap on optimizer steps per run.")
+    parser.add_argument("--batch-size", type=int, default=32, help="Queries (rows for mnrl) per step.")
+    parser.add_argument("--max-seq-length", type=int, default=256, help="Token limit in training.")
+    parser.add_argument("--max-positives", type=int, default=4, help="Positives per query per step.")
+    parser.add_argument("--hard-negatives", type=int, default=4, help="BM25 negatives per query per step.")
+    parser.add_argument("--scale", type=float, default=20.0, help="1 / temperature.")
+    parser.add_argument("--similarity", choices=("cos", "dot"), default="cos", help="Score function.")
+    parser.add_argument(
+        "--positive-cap", choices=("sample", "first"), default="sample", help="Which positives a cap keeps."
+    )
+    parser.add_argument("--precision", default="auto", help="auto, fp32 or bf16 (training only).")
+    parser.add_argument(
+        "--mnrl-batch-size", type=int, default=0, help="MNRL rows per step; 0 = equal passages per step."
+    )
+    parser.add_argument(
+        "--noise-rate", type=float, default=0.0, help="False positives added, as a share of |P| per query."
+    )
+    parser.add_argument(
+        "--dev-split", default=None, help="Dataset split for dev selection (e.g. dev); default: carve train."
+    )
+    parser.add_argument("--hybrid", action="store_true", help="Also report RRF(dense, BM25) on test.")
+    parser.add_argument(
+        "--negatives", type=int, default=30, help="BM25 negatives stored per query (convert)."
+    )
+    parser.add_argument("--skip-top", type=int, default=0, help="Top BM25 non-positives skipped (convert).")
+    parser.add_argument("--dev-fraction", type=float, default=0.1, help="Training queries held out as dev.")
+    parser.add_argument(
+        "--dev-corpus", choices=("dataset", "pool"), default="dataset", help="Corpus of a carved dev split."
+    )
+    parser.add_argument("--seed", type=int, default=42, help="Seed of everything.")
+    parser.add_argument(
+        "--train-queries", type=int, default=None, help="Smoke: keep the first N train queries."
+    )
+    parser.add_argument(
+        "--max-docs", type=int, default=None, help="Smoke: test corpus = judged docs + first N."
+    )
+    parser.add_argument("--test-queries", type=int, default=None, help="Smoke: first N test queries.")
+    parser.add_argument(
+        "--eval-max-seq-length",
+        type=int,
+        default=256,
+        help="Token limit of every test evaluation (same for all models; MiniLM's own is 256).",
+    )
+    parser.add_argument("--eval-base", action="store_true", help="Also measure the base model on test.")
+    args = parser.parse_args()
+    args.dataset = Path(args.data).name
+    args.name = args.name or f"train_{args.dataset}"
+    args.work = args.work or str(ROOT / "eval" / "output" / f"train_{args.dataset}_runs")
+    return args
+
+
+def training_file(args: argparse.Namespace, work: Path) -> Path:
+    """Step 1 (cached): train qrels -> training file, with false positives added, cut for smoke runs."""
+    from retriever.data.training_file import read_training_file, write_training_file
+    from retriever.train.config import ConvertConfig
+    from retriever.train.convert import convert
+
+    full = work / f"train-neg{args.negatives}-skip{args.skip_top}.jsonl"
+    if not full.exists():
+        convert(ConvertConfig(data=args.data, output=full, negatives=args.negatives, skip_top=args.skip_top))
+    if not args.noise_rate and args.train_queries is None:
+        return full
+    examples = read_training_file(full)
+    if args.noise_rate:
+        examples = [with_false_positives(example, args.noise_rate) for example in examples]
+    stem = full.stem + (f"-noise{args.noise_rate:g}" if args.noise_rate else "")
+    if args.train_queries is not None:
+        examples, stem = examples[: args.train_queries], f"{stem}-first{args.train_queries}"
+    subset = work / f"{stem}.jsonl"
+    if not subset.exists():
+        write_training_file(subset, examples)
+    return subset
+
+
+def with_false_positives(example, rate: float):
+    """``example`` with its ``round(rate x |P|)`` best-ranked BM25 negatives (not in the qrels, since
+    convert never stores a positive as a negative) turned into positives of source ``noise``."""
+    from retriever.data.training_file import Positive
+
+    count = min(round(rate * len(example.positives)), len(example.negatives))
+    noise = [
+        Positive(id=n.id, text=n.text, source=NOISE_SOURCE, score=n.retriever_score)
+        for n in example.negatives[:count]
+    ]
+    return example.model_copy(
+        update={"positives": [*example.positives, *noise], "negatives": example.negatives[count:]}
+    )
+
+
+def train_config(args: argparse.Namespace, data: Path, objective: str, lr: float, output: Path):
+    from retriever.train.config import TrainConfig
+
+    carved = args.dev_split is None
+    return TrainConfig(
+        model=args.model,
+        data=data,
+        output=output,
+        loss=objective,
+        epochs=args.epochs,
+        max_steps=args.max_steps,
+        batch_size=args.batch_size,
+        lr=lr,
+        max_positives=args.max_positives,
+        positive_cap=args.positive_cap,
+        hard_negatives=args.hard_negatives,
+        max_seq_length=args.max_seq_length,
+        similarity=args.similarity,
+        scale=args.scale,
+        precision=args.precision,
+        seed=args.seed,
+        save_steps=100,
+        dev={
+            "dev_fraction": args.dev_fraction if carved else 0.0,
+            "corpus": args.data if carved and args.dev_corpus == "dataset" else None,
+        },
+    )
+
+
+def run_dir(args: argparse.Namespace, data: Path, objective: str, lr: float, work: Path) -> Path:
+    """Where one run lives: runs on other training files, budgets, batch shapes, scores or seeds never share."""
+    budget = f"e{args.epochs}" + (f"-s{args.max_steps}" if args.max_steps else "")
+    shape = f"b{args.batch_size}-len{args.max_seq_length}-p{args.max_positives}-h{args.hard_negatives}"
+    if objective == "mnrl":
+        shape = f"rows{args.mnrl_batch_size or 'eq'}-len{args.max_seq_length}"
+    score = f"{args.similarity}{args.scale:g}" + ("-first" if args.positive_cap == "first" else "")
+    dev = f"dev-{args.dev_split}" if args.dev_split else f"devfrac{args.dev_fraction:g}"
+    name = f"{objective}-lr{lr:g}-{budget}-{shape}-{score}-{args.precision}-{dev}-seed{args.seed}"
+    return work / data.stem / name
+
+
+def run_objective(
+    args: argparse.Namespace, data: Path, objective: str, lr: float, work: Path, dev_set
+) -> dict[str, Any]:
+    """Step 2: one (objective, lr) run with our trainer (resumed if interrupted); its dev score and cost."""
+    from retriever.train.trainer import prepare_data, read_log, train
+
+    output = run_dir(args, data, objective, lr, work)
+    config = train_config(args, data, objective, lr, output)
+    train(config, resume=True)
+    log = read_log(output)
+    steps = [r for r in log if "loss" in r]
+    dev = [r["dev"] for r in log if "dev" in r]
+    plan = prepare_data(config).plan
+    passages = [sum(len(g.passage_ids) for g in batch) for batch in plan.global_batches(0)]
+    return {
+        "objective": objective,
+        "lr": lr,
+        "model": str(output),
+        "steps": len(steps),
+        "passages_per_step": statistics.fmean(passages),
+        "train_seconds": steps[-1]["elapsed_s"] if steps else 0.0,
+        "dev": split_score(output, dev_set, args) if dev_set is not None else (dev[-1] if dev else {}),
+    }
+
+
+def mnrl_rows(examples) -> dict[str, list[str]]:
+    """One (anchor, positive, negative) row per (query, positive); the j-th row of a query takes its j-th
+    stored negative (cycling), so the rows of a query do not all repeat one negative."""
+    rows: dict[str, list[str]] = {"anchor": [], "positive": [], "negative": []}
+    for example in examples:
+        for j, positive in enumerate(example.positives):
+            if example.negatives:
+                rows["anchor"].append(example.query)
+                rows["positive"].append(positive.text)
+                rows["negative"].append(example.negatives[j % len(example.negatives)].text)
+    return rows
+
+
+def run_mnrl(args: argparse.Namespace, data: Path, lr: float, work: Path, dev_set) -> dict[str, Any]:
+    """Step 3: plain sentence-transformers MNRL on the same training queries and budget."""
+    output = run_dir(args, data, "mnrl", lr, work)
+    result_file = output / "bench_result.json"
+    if result_file.exists():  # the run directory may have moved since the result was written
+        return json.loads(result_file.read_text()) | {"model": str(output)}
+    import torch
+    from datasets import Dataset as HFDataset
+    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments, util
+    from sentence_transformers.base.sampler import BatchSamplers
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+
+    from retriever.retrieval.models import load_bi_encoder
+    from retriever.train.precision import resolve_precision
+    from retriever.train.trainer import prepare_data
+
+    prepared = prepare_data(train_config(args, data, "lsepair", lr, output))
+    batch_size = args.mnrl_batch_size
+    if not batch_size:  # equal passages per step: a row brings two passages
+        passages = [sum(len(g.passage_ids) for g in batch) for batch in prepared.plan.global_batches(0)]
+        batch_size = max(1, round(statistics.fmean(passages) / 2))
+    model = load_bi_encoder(args.model)
+    model.max_seq_length = args.max_seq_length
+    precision = resolve_precision(args.precision)
+    training_args = SentenceTransformerTrainingArguments(
+        output_dir=str(output / "hf"),
+        num_train_epochs=args.epochs,
+        max_steps=args.max_steps or -1,
+        per_device_train_batch_size=batch_size,
+        learning_rate=lr,
+        warmup_steps=0.1,
+        batch_sampler=BatchSamplers.NO_DUPLICATES,
+        bf16=precision == "bf16",
+        use_cpu=not torch.cuda.is_available(),
+        seed=args.seed,
+        save_strategy="no",
+        logging_steps=10,
+        report_to="none",
+    )
+    similarity = {"cos": "cos_sim", "dot": "dot_score"}[args.similarity]
+    trainer = SentenceTransformerTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=HFDataset.from_dict(mnrl_rows(prepared.plan.examples)),
+        loss=MultipleNegativesRankingLoss(model, scale=args.scale, similarity_fct=getattr(util, similarity)),
+    )
+    started = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - started
+    model.save(str(output))
+    result = {
+        "objective": "mnrl",
+        "lr": lr,
+        "model": str(output),
+        "steps": trainer.state.global_step,
+        "rows_per_step": batch_size,
+        "passages_per_step": 2 * batch_size,
+        "precision": precision,
+        "train_seconds": seconds,
+        "dev": split_score(output, dev_set, args)
+        if dev_set is not None
+        else carved_dev_score(args, prepared, model),
+    }
+    result_file.write_text(json.dumps(result, indent=2))
+    return result
+
+
+def carved_dev_score(args: argparse.Namespace, prepared, model) -> dict[str, float]:
+    """The carved-dev metrics of ``model`` with the same evaluator our trainer uses."""
+    from retriever.train.config import DevEvalConfig
+    from retriever.train.dev_eval import DevEvaluator
+
+    config = DevEvalConfig(
+        dev_fraction=args.dev_fraction, corpus=args.data if args.dev_corpus == "dataset" else None
+    )
+    return DevEvaluator(config, prepared.dev, prepared.pool)(model) if prepared.dev else {}
+
+
+def split_score(model: Path, dataset, args: argparse.Namespace) -> dict[str, float]:
+    """Dense metrics of ``model`` on a held-out split (``--dev-split``), kept beside the model."""
+    return scores_of(dataset, str(model), args, tag=f"{args.dev_split}")["metrics"]
+
+
+def load_split(args: argparse.Namespace, split: str):
+    """A split of the dataset, cut for smoke runs (judged documents always kept, so the qrels stay valid)."""
+    from retriever.data.dataset import Corpus, Dataset
+    from retriever.data.loader import load_dataset
+
+    dataset = load_dataset(args.data, split)
+    if args.test_queries is None and args.max_docs is None:
+        return dataset
+    qrels = dict(list(dataset.qrels.items())[: args.test_queries])
+    judged = {doc for docs in qrels.values() for doc in docs}
+    keep = [
+        i
+        for i, doc in enumerate(dataset.corpus.ids)
+        if doc in judged or i < (args.max_docs or len(dataset.corpus))
+    ]
+    corpus = dataset.corpus
+    subset = Corpus(
+        [corpus.ids[i] for i in keep], [corpus.titles[i] for i in keep], [corpus.texts[i] for i in keep]
+    )
+    return Dataset(dataset.name, subset, dataset.queries, qrels, split=split)
+
+
+def smoke(args: argparse.Namespace) -> bool:
+    return any(v is not None for v in (args.train_queries, args.max_docs, args.test_queries))
+
+
+def scores_of(dataset, model: str | None, args: argparse.Namespace, tag: str) -> dict[str, Any]:
+    """Metrics and per-query nDCG@10 of BM25 (``model`` None) or a model (dense, and hybrid with
+    ``--hybrid``) on ``dataset``. ``{"metrics", "per_query"}`` per system; a trained model's scores are
+    kept in its directory (never for smoke subsets), so a rerun does not evaluate it again."""
+    from retriever.eval.config import EvalConfig
+    from retriever.eval.runner import evaluate
+
+    retrievers = ["bm25"] if model is None else ["dense"] + (["hybrid"] if args.hybrid else [])
+    saved = Path(model or ".") / f"{tag}_len{args.eval_max_seq_length}_{'-'.join(retrievers)}.json"
+    if model is not None and Path(model).is_dir() and saved.is_file() and not smoke(args):
+        return json.loads(saved.read_text())
+    config = EvalConfig(
+        data=args.data,
+        models=[model] if model else [],
+        retrievers=retrievers,
+        cache=model is not None,
+        cache_dir=str(Path(args.work) / "embedding-cache"),
+        encoder={"max_seq_length": args.eval_max_seq_length},
+    )
+    report = evaluate(config, dataset=dataset)
+    systems = {system.retriever: system for system in report.systems}
+    first = systems[retrievers[0]]
+    entry = {
+        "metrics": first.metrics,
+        "per_query": {query: values["nDCG@10"] for query, values in first.per_query.items()},
+    }
+    if "hybrid" in systems:
+        entry["hybrid"] = systems["hybrid"].metrics
+        entry["hybrid_per_query"] = {q: v["nDCG@10"] for q, v in systems["hybrid"].per_query.items()}
+    if model is not None and Path(model).is_dir() and not smoke(args):
+        saved.write_text(json.dumps(entry))
+    return entry
+
+
+def markdown(table: list[dict[str, Any]], args: argparse.Namespace) -> str:
+    from retriever.eval.significance import paired_difference
+
+    lines = [
+        f"# {args.dataset} fine-tuning of {args.model}"
+        + (" (SMOKE RUN: subsets, not comparable)" if smoke(args) else ""),
+        "",
+        f"Budget: epochs {args.epochs}, max steps {args.max_steps}, batch {args.batch_size} queries, "
+        f"max_seq_length {args.max_seq_length}, precision {args.precision}, lrs {args.lrs} (chosen on "
+        + (
+            f"the {args.dev_split} split"
+            if args.dev_split
+            else f"a {args.dev_fraction:.0%} dev split of train"
+        )
+        + f"), group = {args.max_positives} positives ({args.positive_cap}) + {args.hard_negatives} BM25 "
+        f"negatives, {args.similarity} x {args.scale:g}, noise rate {args.noise_rate:g}.",
+        "",
+        "| system | lr | steps | passages/step | train min | dev nDCG@10 | test nDCG@10 | test Recall@100 | "
+        "test nDCG@10 - mnrl [95% CI], p | hybrid nDCG@10 |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    mnrl = next((row for row in table if row["objective"] == "mnrl"), None)
+    for name, value in REFERENCES.get(args.dataset, {}).items():
+        lines.append(f"| {name} (published) | | | | | | {value:.4f} | | | |")
+    for row in table:
+        dev = row.get("dev", {}).get("nDCG@10")
+        test = row.get("test", {})
+        minutes = f"{row['train_seconds'] / 60:.1f}" if "train_seconds" in row else ""
+        passages = f"{row['passages_per_step']:.0f}" if "passages_per_step" in row else ""
+        delta = ""
+        if mnrl is not None and row is not mnrl and "test_per_query" in row:
+            delta = str(paired_difference(row["test_per_query"], mnrl["test_per_query"]))
+        hybrid = row.get("hybrid", {}).get("nDCG@10")
+        lines.append(
+            f"| {row['objective']} | {row.get('lr', '')} | {row.get('steps', '')} | {passages} | "
+            f"{minutes} | {'' if dev is None else f'{dev:.4f}'} | "
+            f"{test.get('nDCG@10', float('nan')):.4f} | {test.get('Recall@100', float('nan')):.4f} | "
+            f"{delta} | {'' if hybrid is None else f'{hybrid:.4f}'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    args = parse_args()
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    objectives = [o for o in args.objectives.split(",") if o]
+    unknown = set(objectives) - set(OBJECTIVES)
+    if unknown:
+        raise SystemExit(f"unknown objectives {sorted(unknown)}; choose from {OBJECTIVES}")
+    lrs = [float(lr) for lr in args.lrs.split(",")]
+    data = training_file(args, work)
+    test = load_split(args, "test")
+    dev_set = load_split(args, args.dev_split) if args.dev_split else None
+    table = [row_of({"objective": "bm25 (measured)"}, scores_of(test, None, args, "test"))]
+    if args.eval_base:
+        table.append(row_of({"objective": "base (measured)"}, scores_of(test, args.model, args, "test")))
+    for objective in objectives:  # the table is rewritten after each objective, so a cut run keeps its rows
+        runs = [
+            run_mnrl(args, data, lr, work, dev_set)
+            if objective == "mnrl"
+            else run_objective(args, data, objective, lr, work, dev_set)
+            for lr in lrs
+        ]
+        best = max(runs, key=lambda run: run["dev"].get("nDCG@10", 0.0))
+        best["tried"] = [{"lr": run["lr"], "dev": run["dev"]} for run in runs]
+        print(f"{objective}: lr {best['lr']} dev {best['dev']}", flush=True)
+        table.append(row_of(best, scores_of(test, best["model"], args, "test")))
+        write_table(args, table)
+    print(markdown(table, args))
+
+
+def row_of(row: dict[str, Any], scores: dict[str, Any]) -> dict[str, Any]:
+    """A table row with its test metrics and per-query nDCG@10 (dense, and hybrid when measured)."""
+    extra = (
+        {"hybrid": scores["hybrid"], "hybrid_per_query": scores["hybrid_per_query"]}
+        if "hybrid" in scores
+        else {}
+    )
+    return {**row, "test": scores["metrics"], "test_per_query": scores["per_query"], **extra}
+
+
+def write_table(args: argparse.Namespace, table: list[dict[str, Any]]) -> None:
+    """``eval/output/<name>.json`` and ``.md`` with the rows so far."""
+    out = ROOT / "eval" / "output"
+    out.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "settings": vars(args),
+        "smoke": smoke(args),
+        "references": REFERENCES.get(args.dataset, {}),
+        "rows": table,
+    }
+    (out / f"{args.name}.json").write_text(json.dumps(payload, indent=2) + "\n")
+    (out / f"{args.name}.md").write_text(markdown(table, args))
+
+
+if __name__ == "__main__":
+    main()

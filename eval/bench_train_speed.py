@@ -1,0 +1,106 @@
+"""Training step time of ``retriever train`` in fp32 against bf16 autocast at equal batch, on this CPU.
+
+Both precisions run the real trainer (:func:`retriever.train.trainer.train`: collation, forward, loss,
+backward, clipping, optimizer) on the same SciFact training file, batch and seed, in ABBA order
+(fp32, bf16, bf16, fp32, ...) so a slow phase of a shared machine hits both alike. The step time is read
+from each step's log record (``batch_size / examples_per_s``); the first ``--warmup`` steps of a run
+(allocator and oneDNN kernel warm-up) are left out, and model loading never counts. The table gives the
+median step time per precision and the ratio bf16 / fp32 (target <= 0.5), plus what ``precision: auto``
+resolves to here.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python eval/bench_train_speed.py > eval/output/train_speed.txt
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "scifact"))
+    parser.add_argument("--model", default="sentence-transformers/all-MiniLM-L6-v2")
+    parser.add_argument("--batch-size", type=int, default=16, help="Queries per step.")
+    parser.add_argument("--max-positives", type=int, default=4)
+    parser.add_argument("--hard-negatives", type=int, default=4)
+    parser.add_argument("--max-seq-length", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=5, help="Steps per run (warm-up included).")
+    parser.add_argument("--warmup", type=int, default=1, help="Leading steps of each run left out.")
+    parser.add_argument("--rounds", type=int, default=2, help="ABBA rounds (each runs both precisions twice).")
+    parser.add_argument("--loss", default="lsepair")
+    return parser.parse_args()
+
+
+def training_file(args: argparse.Namespace, work: Path) -> Path:
+    from retriever.train.config import ConvertConfig
+    from retriever.train.convert import convert
+
+    path = work / "train.jsonl"
+    convert(ConvertConfig(data=args.data, output=path, negatives=args.hard_negatives))
+    return path
+
+
+def step_times(args: argparse.Namespace, data: Path, precision: str, output: Path) -> list[float]:
+    """Seconds of each step after the warm-up, from the trainer's own log records."""
+    from retriever.train.config import TrainConfig
+    from retriever.train.trainer import read_log, train
+
+    config = TrainConfig(
+        model=args.model,
+        data=data,
+        output=output,
+        loss=args.loss,
+        max_steps=args.steps,
+        batch_size=args.batch_size,
+        max_positives=args.max_positives,
+        hard_negatives=args.hard_negatives,
+        max_seq_length=args.max_seq_length,
+        precision=precision,
+        save_steps=10_000,
+    )
+    train(config)
+    records = [r for r in read_log(output) if "loss" in r][args.warmup :]
+    return [args.batch_size / r["examples_per_s"] for r in records]
+
+
+def main() -> None:
+    args = parse_args()
+    import torch
+
+    from retriever.train.precision import resolve_precision
+
+    times: dict[str, list[float]] = {"fp32": [], "bf16": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        data = training_file(args, work)
+        order = ["fp32", "bf16", "bf16", "fp32"] * args.rounds
+        for run, precision in enumerate(order):
+            times[precision] += step_times(args, data, precision, work / f"run{run}-{precision}")
+            print(f"run {run} {precision}: {times[precision][-1]:.2f} s/step (last)", flush=True)
+    fp32, bf16 = (statistics.median(times[p]) for p in ("fp32", "bf16"))
+    print(
+        f"\nTrainer step time, {args.loss}, {args.batch_size} queries x ({args.max_positives} positives + "
+        f"{args.hard_negatives} BM25 negatives), max_seq_length {args.max_seq_length}, "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+    )
+    print(f"precision auto resolves to: {resolve_precision('auto')}")
+    print("| precision | steps timed | median s/step | min | max |")
+    print("|---|---|---|---|---|")
+    for name, values in times.items():
+        print(
+            f"| {name} | {len(values)} | {statistics.median(values):.3f} | {min(values):.3f} | "
+            f"{max(values):.3f} |"
+        )
+    print(f"\nratio bf16 / fp32 (median step): {bf16 / fp32:.3f}  (speed-up {fp32 / bf16:.2f}x)")
+
+
+if __name__ == "__main__":
+    main()
