@@ -318,6 +318,11 @@ def test_bad_input_is_one_line_error(tmp_path, dataset_dir, tiny_bi_encoder):
     with pytest.raises(InputError, match="unknown split"):
         mine(_config(dataset_dir, tiny_bi_encoder, split="test", strategy="bm25"), tmp_path / "o2")
     with pytest.raises(InputError, match="bi-encoder"):
+        build_config(None, {"data": str(dataset_dir), "strategy": "dense", "teacher": "ce"}, [])
+    with pytest.raises(InputError, match="no teacher"):
         build_config(None, {"data": str(dataset_dir), "strategy": "auto"}, [])
+    # auto chooses among what the given candidates and teacher allow: no bi-encoder, no dense strategies
+    lexical = build_config(None, {"data": str(dataset_dir), "candidates": "bm25", "teacher": "ce"}, [])
+    assert lexical.strategies() == ("bm25", "teacher") and lexical.sources() == ["bm25"]
     with pytest.raises(InputError, match="judge"):
         build_config(None, {"data": str(dataset_dir), "judge": "openai", "bi_encoder": "x"}, [])

@@ -134,8 +134,12 @@ class MineConfig(StrictModel):
     strategy: Literal["auto", "bm25", "dense", "teacher", "hybrid"] = "auto"
 
     def strategies(self) -> tuple[Strategy, ...]:
-        """The strategies whose ECI is computed: all four for ``auto``, else the one asked for."""
-        return ALL_STRATEGIES if self.strategy == "auto" else (self.strategy,)
+        """The strategies whose ECI is computed: the one asked for, or for ``auto`` every strategy the
+        configuration allows (bm25 and teacher always; dense and hybrid when a bi-encoder is given)."""
+        if self.strategy != "auto":
+            return (self.strategy,)
+        dense = bool(self.candidates.bi_encoder)
+        return tuple(s for s in ALL_STRATEGIES if dense or s not in ("dense", "hybrid"))
 
     def sources(self) -> list[Source]:
         """Candidate sources needed: those asked for plus those the strategies rank by."""
@@ -147,7 +151,7 @@ class MineConfig(StrictModel):
     @model_validator(mode="after")
     def _needs_encoder(self) -> MineConfig:
         if "dense" in self.sources() and not self.candidates.bi_encoder:
-            raise _invalid("dense candidates (strategy dense/hybrid/auto) need a bi-encoder (--bi-encoder)")
+            raise _invalid("dense candidates (strategy dense or hybrid) need a bi-encoder (--bi-encoder)")
         if self.teacher.model is None and not self.candidates.bi_encoder:
             raise _invalid("no teacher: give a cross-encoder (--teacher) or a bi-encoder (--bi-encoder)")
         return self
