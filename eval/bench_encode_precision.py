@@ -61,7 +61,9 @@ def main() -> None:
         name: {q: v["nDCG@10"] for q, v in system.per_query.items()} for name, system in systems.items()
     }
     print(f"\nencoding time ratio bf16 / fp32: {bf16 / fp32:.3f}")
-    print(f"nDCG@10 bf16 - fp32 (paired over queries): {paired_difference(per_query['bf16'], per_query['fp32'])}")
+    print(
+        f"nDCG@10 bf16 - fp32 (paired over queries): {paired_difference(per_query['bf16'], per_query['fp32'])}"
+    )
 
 
 if __name__ == "__main__":

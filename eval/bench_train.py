@@ -4,7 +4,8 @@ plain sentence-transformers MNRL at the same budget; report test nDCG@10 next to
 Pipeline (every piece is cached under ``--work``, so the script can run in pieces and be rerun to resume):
 
 1. ``retriever convert``: the train qrels (several positives per query) + BM25 hard negatives
-   (``--negatives`` per query, ``--skip-top`` skipped) -> ``WORK/train.jsonl``; ``--noise-rate r`` then adds
+   (``--negatives`` per query, ``--skip-top`` skipped) -> ``WORK/train.jsonl``, or ``--train-file`` (e.g. the
+   output of a recipe's ``retriever mine`` stage); ``--noise-rate r`` then adds
    ``round(r x |P|)`` false positives per query (source ``noise``): the query's top BM25 candidates that are
    not in its qrels (they look relevant, as an LLM judge's false positives do), removed from its negatives.
 2. For each objective and each learning rate of ``--lrs``: ``retriever train``. Dev: with ``--dev-split``
@@ -82,6 +83,11 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--hybrid", action="store_true", help="Also report RRF(dense, BM25) on test.")
     parser.add_argument(
+        "--train-file",
+        default=None,
+        help="Use this training file (e.g. from `retriever mine`) instead of step 1.",
+    )
+    parser.add_argument(
         "--negatives", type=int, default=30, help="BM25 negatives stored per query (convert)."
     )
     parser.add_argument("--skip-top", type=int, default=0, help="Top BM25 non-positives skipped (convert).")
@@ -117,7 +123,11 @@ def training_file(args: argparse.Namespace, work: Path) -> Path:
     from retriever.train.config import ConvertConfig
     from retriever.train.convert import convert
 
-    full = work / f"train-neg{args.negatives}-skip{args.skip_top}.jsonl"
+    full = (
+        Path(args.train_file)
+        if args.train_file
+        else work / f"train-neg{args.negatives}-skip{args.skip_top}.jsonl"
+    )
     if not full.exists():
         convert(ConvertConfig(data=args.data, output=full, negatives=args.negatives, skip_top=args.skip_top))
     if not args.noise_rate and args.train_queries is None:
@@ -128,7 +138,7 @@ def training_file(args: argparse.Namespace, work: Path) -> Path:
     stem = full.stem + (f"-noise{args.noise_rate:g}" if args.noise_rate else "")
     if args.train_queries is not None:
         examples, stem = examples[: args.train_queries], f"{stem}-first{args.train_queries}"
-    subset = work / f"{stem}.jsonl"
+    subset = work / f"{stem}.jsonl"  # a mined file's derived files are named after its folder's stem
     if not subset.exists():
         write_training_file(subset, examples)
     return subset
@@ -187,7 +197,7 @@ def run_dir(args: argparse.Namespace, data: Path, objective: str, lr: float, wor
     score = f"{args.similarity}{args.scale:g}" + ("-first" if args.positive_cap == "first" else "")
     dev = f"dev-{args.dev_split}" if args.dev_split else f"devfrac{args.dev_fraction:g}"
     name = f"{objective}-lr{lr:g}-{budget}-{shape}-{score}-{args.precision}-{dev}-seed{args.seed}"
-    return work / data.stem / name
+    return work / (f"{data.parent.name}-{data.stem}" if args.train_file else data.stem) / name
 
 
 def run_objective(

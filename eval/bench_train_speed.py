@@ -34,7 +34,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--max-seq-length", type=int, default=128)
     parser.add_argument("--steps", type=int, default=5, help="Steps per run (warm-up included).")
     parser.add_argument("--warmup", type=int, default=1, help="Leading steps of each run left out.")
-    parser.add_argument("--rounds", type=int, default=2, help="ABBA rounds (each runs both precisions twice).")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="ABBA rounds (each runs both precisions twice)."
+    )
     parser.add_argument("--loss", default="lsepair")
     return parser.parse_args()
 

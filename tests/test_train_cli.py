@@ -60,8 +60,18 @@ def test_convert_builds_positives_and_bm25_negatives(tmp_path):
         == 0
     )
     assert "c3" not in {n.id for n in read_training_file(skipped)[3].negatives}
-    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    manifest = json.loads((tmp_path / "skipped.jsonl.manifest.json").read_text())
     assert manifest["counts"]["queries_with_several_positives"] == 1
+
+
+def test_convert_never_overwrites_the_manifest_of_mine(tmp_path):
+    data = write_beir(tmp_path / "beir")
+    mined = tmp_path / "mined"
+    mined.mkdir()
+    (mined / "manifest.json").write_text('{"eci": "kept"}')
+    assert invoke("convert", "--data", data, "--output", mined / "convert.jsonl").exit_code == 0
+    assert json.loads((mined / "manifest.json").read_text()) == {"eci": "kept"}
+    assert (mined / "convert.jsonl.manifest.json").is_file()
 
 
 def test_train_end_to_end_then_eval(tiny_bi_encoder, tmp_path):

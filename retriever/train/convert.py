@@ -4,8 +4,8 @@ For each query of the split with at least one document graded ``>= min_grade``: 
 documents (source ``qrels``, score = grade, highest grade first); the negatives are BM25's top hits that are
 not positives, after skipping the first ``skip_top`` of them (near-duplicates of positives are often
 unjudged relevant documents), up to ``negatives`` (source ``bm25``, ``retriever_score`` = BM25 score).
-Passage text is title + ``title_separator`` + text. A ``manifest.json`` beside the file records config
-and counts.
+Passage text is title + ``title_separator`` + text. ``<file>.manifest.json`` beside the file records config
+and counts (never ``manifest.json``, which belongs to ``retriever mine``).
 """
 
 from __future__ import annotations
@@ -91,9 +91,15 @@ def convert(config: ConvertConfig) -> Path:
             "queries_with_several_positives": sum(len(e.positives) > 1 for e in examples),
         },
     }
-    manifest_path = Path(config.output).with_name("manifest.json")
-    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    manifest_path(config.output).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return Path(config.output)
+
+
+def manifest_path(output: Path) -> Path:
+    """``<file>.manifest.json`` beside the training file: its own name, so a folder shared with
+    ``retriever mine`` (whose ``manifest.json`` holds the ECI table and judge counters) loses nothing."""
+    output = Path(output)
+    return output.with_name(output.name + ".manifest.json")
 
 
 def convert_command(
