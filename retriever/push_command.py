@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from retriever.errors import InputError
+from retriever.outputs import require_output_dir
 
 
 def push_command(
@@ -45,6 +46,8 @@ def push_command(
     check_repo_id(repo_id)
     if dry_run and output is None:
         raise InputError("--dry-run needs --output DIR to write the upload folder into", field="output")
+    if output is not None:
+        require_output_dir(output)
     info = CardInfo(repo_id=repo_id, license=license, base_model=base_model, datasets=list(dataset or []))
     card = build_card(checkpoint, info, report)
     if output is not None:

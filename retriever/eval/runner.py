@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from retriever.data.dataset import Dataset, Run
 from retriever.errors import InputError
 from retriever.eval.config import ANSWER_KS, STYLE_METRICS, EvalConfig
+from retriever.outputs import require_output_dir
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -220,6 +221,8 @@ def evaluate(
     from retriever.retrieval.encoder import Encoder
     from retriever.retrieval.fusion import fuse
 
+    if config.output:
+        require_output_dir(config.output)
     timer = Timer()
     if dataset is None:
         with timer("load_data"):

@@ -46,6 +46,7 @@ from retriever.mine.judges.runner import JudgeCounters, Request, judge_all
 from retriever.mine.negatives import Candidate, Selection, select_negatives
 from retriever.mine.positives import merge_positives
 from retriever.mine.teacher import check_cross_encoder, load_teacher, score_pairs
+from retriever.outputs import require_output_dir
 
 Log = Callable[[str], None]
 PACKAGES = ("torch", "sentence-transformers", "transformers", "faiss-cpu", "bm25s", "httpx")
@@ -214,6 +215,7 @@ class Miner:
     def run(self) -> dict[str, Any]:
         if self.config.teacher.model:  # a wrong teacher fails now, not after the candidates phase
             check_cross_encoder(self.config.teacher.model)
+        require_output_dir(self.out, field="out")
         self.out.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         dataset, queries, known = self.load()

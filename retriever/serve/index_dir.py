@@ -37,6 +37,7 @@ import numpy as np
 
 from retriever.data.dataset import Corpus
 from retriever.errors import InputError
+from retriever.outputs import require_output_dir
 from retriever.retrieval.bm25 import BM25Index
 from retriever.retrieval.config import EncoderConfig
 from retriever.retrieval.dense_index import DenseIndex
@@ -155,6 +156,7 @@ def check_output_dir(directory: Path) -> None:
     """An index is written only into an absent or empty directory (never over another index)."""
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         raise InputError("output exists and is not an empty directory", path=directory)
+    require_output_dir(directory)
 
 
 def save_index_dir(

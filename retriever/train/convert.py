@@ -19,6 +19,7 @@ import typer
 from retriever.data.dataset import Dataset
 from retriever.data.training_file import Negative, Positive, TrainingExample, write_training_file
 from retriever.errors import InputError
+from retriever.outputs import require_output_file
 from retriever.train.config import ConvertConfig
 
 
@@ -74,6 +75,8 @@ def convert(config: ConvertConfig) -> Path:
     """Read the dataset, build the examples, write the training file and its manifest; returns the file."""
     from retriever.data.loader import load_dataset
 
+    require_output_file(config.output)
+    require_output_file(manifest_path(config.output))
     dataset = load_dataset(config.data, config.split)
     examples = convert_examples(dataset, config)
     count = write_training_file(config.output, examples)

@@ -25,6 +25,7 @@ import numpy as np
 
 from retriever.data.training_file import TrainingExample, read_training_file
 from retriever.errors import InputError, RetrieverError
+from retriever.outputs import require_output_dir
 from retriever.train.batching import BatchPlan, PositiveMode, filter_sources, split_dev
 from retriever.train.checkpoints import latest_checkpoint, load_state, save_checkpoint
 from retriever.train.config import TrainConfig
@@ -102,6 +103,7 @@ def train(config: TrainConfig, *, resume: bool = False, on_step: StepCallback | 
             last = index == len(config.stages) - 1
             output = config.output if last else config.output / f"stage-{index + 1}"
             stage_configs.append(config.for_stage(index).model_copy(update={"output": output}))
+    require_output_dir(config.output)
     for stage in stage_configs:  # every stage's data is validated before any model is loaded
         prepare_data(stage)
     model_source = config.model
