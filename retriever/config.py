@@ -23,6 +23,21 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A SafeLoader that rejects a key repeated in one mapping (plain YAML keeps the last one silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML mapping, raising :class:`InputError` (with the line) when it does not parse."""
     path = Path(path)
@@ -31,13 +46,13 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     except OSError as exc:
         raise InputError(f"cannot read file: {exc.strerror or exc}", path=path) from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = None if mark is None else mark.line + 1
         raise InputError(f"invalid YAML: {getattr(exc, 'problem', exc)}", path=path, line=line) from None
     if data is None:
-        return {}
+        raise InputError("the file is empty: a recipe is a YAML mapping of stage sections", path=path)
     if not isinstance(data, dict):
         raise InputError("a recipe must be a YAML mapping", path=path, line=1)
     return data

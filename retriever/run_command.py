@@ -53,6 +53,8 @@ def run_recipe(
     unknown = sorted(set(only or []) - set(STAGES))
     if unknown:
         raise InputError(f"unknown stage(s) {unknown}; choose from {list(STAGES)}")
+    if not stages:
+        raise InputError(f"nothing to run: the recipe defines none of the stages {list(STAGES)}", path=path)
     configs = validate_stages(recipe, path, stages)
     from rich.console import Console
 

@@ -76,3 +76,36 @@ def test_trained_without_a_train_stage_is_an_error(tmp_path):
 def test_unknown_top_level_key_is_rejected(tmp_path):
     with pytest.raises(InputError, match="trian"):
         load_recipe(write(tmp_path, "name: x\ntrian: {}\n"))
+
+
+def test_an_unknown_loss_is_caught_before_the_first_stage_runs(tmp_path):
+    path = write(tmp_path, RECIPE.format(out=tmp_path / "run"))
+    recipe = load_recipe(path, ["train.loss=focal"])
+    with pytest.raises(InputError, match="train.loss.*unknown loss 'focal'"):
+        validate_stages(recipe, path, recipe.stages())  # mine is validated too, and nothing has run
+    staged = load_recipe(path, ["train.stages=[{loss: focal}]"])
+    with pytest.raises(InputError, match="unknown loss 'focal'"):
+        validate_stages(staged, path, staged.stages())
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "the file is empty"),
+        (
+            "name: x\ntrain: {loss: lsepair}\ntrain: {loss: jointlh}\n",
+            r"recipe.yaml:3: .*duplicate key 'train'",
+        ),
+        ("name: x\ntrain:\n  lr: 1.0e-5\n  lr: 2.0e-5\n", r"recipe.yaml:4: .*duplicate key 'lr'"),
+    ],
+)
+def test_empty_recipes_and_repeated_keys_are_errors(tmp_path, text, message):
+    with pytest.raises(InputError, match=message):
+        load_recipe(write(tmp_path, text))
+
+
+def test_a_recipe_without_stages_runs_nothing_and_says_so(tmp_path):
+    from retriever.run_command import run_recipe
+
+    with pytest.raises(InputError, match="nothing to run"):
+        run_recipe(write(tmp_path, "name: x\n"))

@@ -113,6 +113,9 @@ GOOD = {"query_id": "q1", "query": "protein", "positives": [{"id": "d1", "text":
          "train.jsonl:2: field 'positives.0.text': Field required"),
         (_line({**GOOD, "positives": [{"id": "d1", "text": "  "}]}), [], "field 'positives.0.text'"),
         ("", [], "train.jsonl: training file has no examples"),
+        (_line(GOOD) + _line({**GOOD, "query_id": "q2"}).replace("protein", "caf\udce9", 1), [],
+         "train.jsonl:2: not valid UTF-8"),
+        (_line(GOOD) + "{oops\n", [], "train.jsonl:2: malformed JSON"),
         (_line(GOOD), ["--loss", "lsepar"], "unknown loss 'lsepar'"),
         (_line(GOOD), ["--max-positives", "0"], "field 'max_positives': Input should be greater"),
         (_line(GOOD), ["--positive-source", "llm"], "no query has a positive with source in ['llm']"),
@@ -120,7 +123,7 @@ GOOD = {"query_id": "q1", "query": "protein", "positives": [{"id": "d1", "text":
 )  # fmt: skip
 def test_bad_input_is_one_line_and_exit_2_before_loading_a_model(tmp_path, content, args, message):
     data = tmp_path / "train.jsonl"
-    data.write_text(content)
+    data.write_bytes(content.encode("utf-8", "surrogateescape"))  # \udce9: the lone byte 0xe9
     # The model path does not exist: the data error must be reported before any model is loaded.
     result = invoke(
         "train", "--data", data, "--model", tmp_path / "no-model", "--output", tmp_path / "o", *args

@@ -12,12 +12,12 @@ Every query has at least one positive; a passage is never both a positive and a 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from retriever.data.parsing import iter_jsonl
 from retriever.errors import InputError
 
 
@@ -83,30 +83,21 @@ def iter_training_file(path: str | Path) -> Iterator[TrainingExample]:
     if not path.is_file():
         raise InputError("training file not found", path=path)
     seen: dict[str, int] = {}
-    with path.open(encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                raw = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"invalid JSON ({exc.msg})", path=path, line=line_number) from None
-            if not isinstance(raw, dict):
-                raise InputError("expected a JSON object", path=path, line=line_number)
-            try:
-                example = TrainingExample.model_validate(raw)
-            except ValidationError as exc:
-                field, message = _one_line(exc)
-                raise InputError(message, path=path, line=line_number, field=field) from None
-            if example.query_id in seen:
-                raise InputError(
-                    f"duplicate query id {example.query_id!r} (first on line {seen[example.query_id]})",
-                    path=path,
-                    line=line_number,
-                    field="query_id",
-                )
-            seen[example.query_id] = line_number
-            yield example
+    for line_number, raw in iter_jsonl(path):  # bad UTF-8 and malformed JSON name their line
+        try:
+            example = TrainingExample.model_validate(raw)
+        except ValidationError as exc:
+            field, message = _one_line(exc)
+            raise InputError(message, path=path, line=line_number, field=field) from None
+        if example.query_id in seen:
+            raise InputError(
+                f"duplicate query id {example.query_id!r} (first on line {seen[example.query_id]})",
+                path=path,
+                line=line_number,
+                field="query_id",
+            )
+        seen[example.query_id] = line_number
+        yield example
 
 
 def read_training_file(path: str | Path) -> list[TrainingExample]:

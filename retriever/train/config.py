@@ -10,11 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from retriever.config import StrictModel
 from retriever.retrieval.config import BM25Config
 from retriever.train.batching import PositiveCap
+from retriever.train.losses.registry import LOSS_NAMES
 from retriever.train.precision import PrecisionSetting
 
 
@@ -48,6 +49,11 @@ class Stage(StrictModel):
     lr: float | None = Field(None, gt=0, description="Peak learning rate of this stage.")
     loss: str | None = Field(None, description="Objective of this stage.")
     data: Path | None = Field(None, description="Training file of this stage.")
+
+    @field_validator("loss")
+    @classmethod
+    def _known_loss(cls, value: str | None) -> str | None:
+        return value if value is None else TrainConfig._known_loss(value)
 
 
 class TrainConfig(StrictModel):
@@ -104,6 +110,13 @@ class TrainConfig(StrictModel):
     save_total_limit: int = Field(2, ge=1, description="Keep only the newest this many checkpoints.")
     dev: DevEvalConfig = Field(default_factory=DevEvalConfig, description="Dev evaluation settings.")
     stages: list[Stage] = Field(default_factory=list, description="Chained stages (empty = one stage).")
+
+    @field_validator("loss")
+    @classmethod
+    def _known_loss(cls, value: str) -> str:
+        if value not in LOSS_NAMES:
+            raise ValueError(f"unknown loss {value!r}; choose one of {', '.join(LOSS_NAMES)}")
+        return value
 
     @model_validator(mode="after")
     def _group_fits(self) -> TrainConfig:
