@@ -85,3 +85,12 @@ def test_unavailable_engines_and_bad_settings_are_input_errors(tmp_path):
     except ImportError:
         with pytest.raises(InputError, match="pyserini"):
             BM25Index.build(CORPUS, BM25Config(backend="pyserini"))
+
+
+@pytest.mark.parametrize("backend", ["bm25s", "rank_bm25"])
+def test_a_corpus_of_stopwords_is_an_input_error(backend):
+    corpus = Corpus(ids=["a", "b"], titles=["", "The"], texts=["the of and", "is a the"])
+    with pytest.raises(InputError, match="nothing to index.*stopwords"):
+        BM25Index.build(corpus, BM25Config(backend=backend))
+    kept = BM25Index.build(corpus, BM25Config(backend=backend, stopwords=None))
+    assert set(kept.search({"q": "the"}, 2)["q"]) == {"a", "b"}

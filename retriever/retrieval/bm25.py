@@ -42,6 +42,18 @@ def tokenize(texts: list[str], config: BM25Config) -> list[list[str]]:
     )
 
 
+def indexable_tokens(texts: list[str], config: BM25Config) -> list[list[str]]:
+    """:func:`tokenize` for indexing; a corpus left without any term is an :class:`InputError`."""
+    tokens = tokenize(texts, config)
+    if not any(tokens):
+        raise InputError(
+            f"BM25 has nothing to index: no document keeps a term after stopword removal "
+            f"(stopwords={config.stopwords!r}) and stemming; set bm25.stopwords to null",
+            field="bm25.stopwords",
+        )
+    return tokens
+
+
 class _Bm25s:
     """The default engine: sparse pre-computed BM25 scores (bm25s)."""
 
@@ -52,7 +64,7 @@ class _Bm25s:
         self.engine = engine or bm25s.BM25(k1=config.k1, b=config.b, delta=config.delta, method=config.method)
 
     def index(self, texts: list[str]) -> None:
-        self.engine.index(tokenize(texts, self.config), show_progress=False)
+        self.engine.index(indexable_tokens(texts, self.config), show_progress=False)
 
     def top_k(self, queries: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
         rows, scores = self.engine.retrieve(tokenize(queries, self.config), k=k, show_progress=False)
@@ -85,7 +97,7 @@ class _RankBm25:
         self.tokens: list[list[str]] = []
 
     def index(self, texts: list[str]) -> None:
-        self._fit(tokenize(texts, self.config))
+        self._fit(indexable_tokens(texts, self.config))
 
     def _fit(self, tokens: list[list[str]]) -> None:
         self.tokens = tokens
