@@ -141,6 +141,57 @@ def test_malformed_or_missing_json(server, raw, code):
     assert post(url, {"query": "w1"}).status_code == 200
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"query": "a", "k": 1e400}',  # read as infinity: cannot be echoed as JSON
+        b'{"query": "a", "k": NaN}',
+        b'{"query": "a", "k": Infinity}',
+        b'{"query": "\\ud800"}',  # a lone surrogate
+        b'{"queries": ["w1", "\\udfff"]}',
+    ],
+)
+def test_unserialisable_or_invalid_values_are_small_422s(server, raw):
+    url, _ = server
+    headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+    response = httpx.post(f"{url}/search", content=raw, headers=headers)
+    assert response.status_code == 422, response.text
+    assert all(set(error) == {"loc", "msg", "type"} for error in response.json()["detail"])
+    assert post(url, {"query": "w1"}).status_code == 200
+
+
+def test_a_422_never_echoes_the_input(server):
+    url, _ = server
+    response = post(url, {"query": "w" * 51 + "needle"})
+    assert response.status_code == 422 and "needle" not in response.text and len(response.content) < 1000
+
+
+def test_chunked_bodies_are_capped_and_unauthenticated_ones_never_read(server):
+    url, _ = server
+    sent = 0
+
+    def chunks(total: int):
+        nonlocal sent
+        yield b'{"query": "w1", "padding": "'
+        while sent < total:
+            sent += 65_536
+            yield b"x" * 65_536
+        yield b'"}'
+
+    headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+    with httpx.Client(timeout=30) as client:
+        response = client.post(f"{url}/search", content=chunks(8_000_000), headers=headers)
+        assert response.status_code == 413  # no Content-Length: counted while streaming
+        sent = 0
+        try:
+            refused = client.post(f"{url}/search", content=chunks(60_000_000), headers={"X-API-Key": "no"})
+            assert refused.status_code == 401
+        except httpx.HTTPError:
+            pass  # the server may close the connection while the client is still sending
+    assert sent < 60_000_000  # answered (and closed) long before a 60 MB upload could finish
+    assert post(url, {"query": "w1"}).status_code == 200
+
+
 def test_oversized_body_is_refused_before_reading(server):
     url, _ = server
     body = {"queries": ["w" * 50] * 8, "padding": "x" * 2_000_000}

@@ -146,3 +146,10 @@ def test_hybrid_searcher_uses_the_fusion_settings(loaded):
     for qid, hits in zip(QUERIES, served, strict=True):
         assert hits == [(doc, run[qid][doc]) for doc in ranked(run[qid])]
     assert served != default  # interpolation and RRF scores differ
+
+
+def test_an_unknown_log_level_is_refused_before_the_index_loads(tmp_path):
+    from tests.test_train_cli import invoke
+
+    result = invoke("serve", tmp_path / "no-index", "--log-level", "loud")
+    assert result.exit_code == 2 and "Traceback" not in result.output and "'loud' is not one of" in result.output

@@ -9,28 +9,29 @@ Endpoints:
 - ``GET /info`` -> the index manifest and the serving limits (never the key).
 - ``/docs`` and ``/openapi.json``: the generated OpenAPI description (limits included).
 
-Status codes: 400 for a body that is not JSON, 413 for a declared body length no valid request can have, 422 for a body that breaks the schema or a limit (``k``, query
-length, number of queries), 401 when an API key is configured and the request carries none or a wrong one
-(``Authorization: Bearer KEY`` or ``X-API-Key: KEY``; compared in constant time). Searches go through a
+Status codes: 401 when an API key is configured and the request carries none or a wrong one
+(``Authorization: Bearer KEY`` or ``X-API-Key: KEY``; compared in constant time; decided from the headers,
+before any body is read), 413 for a body longer than any valid request (declared or streamed), 400 for a
+body that is not JSON, 422 for a body that breaks the schema or a limit (``k``, query length, number of
+queries, text that is not valid Unicode), with a small body that never echoes the input
+(:mod:`retriever.serve.guard`). Searches go through a
 :class:`~retriever.serve.batching.MicroBatcher`, so concurrent requests share one encode and one index search.
 """
 
-import hmac
 import time
 from collections.abc import Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Protocol
 
-from fastapi import Depends, FastAPI, HTTPException, Request, Security, status
-from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi import Depends, FastAPI, HTTPException, Security, status
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from retriever import __version__
 from retriever.serve.batching import MicroBatcher
 from retriever.serve.config import ServeConfig
+from retriever.serve.guard import UNAUTHORIZED, RequestGuard, key_matches, validation_error
 
 Hit = tuple[str, float]  # (doc id, score)
 
@@ -68,9 +69,22 @@ class SearchResponse(BaseModel):
     results: list[QueryResult]
 
 
+def _encodable(text: str) -> str:
+    """Reject text that UTF-8 cannot carry (a lone surrogate such as ``\\ud800`` from a JSON escape)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text is not valid Unicode (lone surrogate)") from None
+    return text
+
+
 def search_request_model(config: ServeConfig) -> type[BaseModel]:
     """The request schema with this server's limits (so they appear in the OpenAPI description)."""
-    query_text = Annotated[str, StringConstraints(min_length=1, max_length=config.max_query_chars)]
+    query_text = Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=config.max_query_chars),
+        AfterValidator(_encodable),
+    ]
 
     class SearchRequest(BaseModel):
         model_config = ConfigDict(extra="forbid")
@@ -104,26 +118,12 @@ def api_key_check(config: ServeConfig) -> Callable[..., None]:
         credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
         key: Annotated[str | None, Security(header)],
     ) -> None:
-        if expected is None:
-            return
-        given = [c.encode() for c in (credentials.credentials if credentials else None, key) if c]
-        # compare every candidate (no early exit) so timing does not depend on which header matched
-        matches = [hmac.compare_digest(candidate, expected) for candidate in given]
-        if not any(matches):
+        if not key_matches(expected, [credentials.credentials if credentials else None, key]):
             raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED,
-                "missing or invalid API key",
-                headers={"WWW-Authenticate": "Bearer"},
+                status.HTTP_401_UNAUTHORIZED, UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"}
             )
 
     return check
-
-
-async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-    """A body that is not JSON at all is a 400; anything else keeps FastAPI's 422."""
-    if any(error.get("type") == "json_invalid" for error in exc.errors()):
-        return JSONResponse({"detail": "request body is not valid JSON"}, status_code=400)
-    return await request_validation_exception_handler(request, exc)
 
 
 def create_app(
@@ -147,16 +147,11 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.batcher = batcher
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    max_body = config.max_batch * config.max_query_chars * 4 + 65_536  # 4 bytes per char in UTF-8 at most
-
-    @app.middleware("http")
-    async def refuse_huge_bodies(request: Request, call_next):
-        """413 before reading a body whose declared length no valid request can have."""
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > max_body:
-            return JSONResponse({"detail": f"request body over {max_body} bytes"}, status_code=413)
-        return await call_next(request)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    # 12 bytes per char: a JSON \\uXXXX escape pair is 12 bytes for one astral character
+    max_body = config.max_batch * config.max_query_chars * 12 + 65_536
+    api_key = config.api_key.get_secret_value().encode() if config.api_key else None
+    app.add_middleware(RequestGuard, max_body=max_body, api_key=api_key, protected={"/search", "/info"})
 
     SearchRequest = search_request_model(config)
     authorized = [Depends(api_key_check(config))]

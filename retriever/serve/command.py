@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -9,6 +10,17 @@ import typer
 
 from retriever.config import apply_overrides, validate
 from retriever.serve.config import RetrieverName
+
+
+class LogLevel(StrEnum):
+    """uvicorn's log levels (checked by typer before the index loads)."""
+
+    critical = "critical"
+    error = "error"
+    warning = "warning"
+    info = "info"
+    debug = "debug"
+    trace = "trace"
 
 
 def index_command(
@@ -107,7 +119,9 @@ def serve_command(
     ] = False,
     fusion: Annotated[str, typer.Option("--fusion", help="Hybrid fusion: rrf or interpolation.")] = "rrf",
     alpha: Annotated[float, typer.Option("--alpha", help="Interpolation weight of the dense run.")] = 0.5,
-    log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
+    log_level: Annotated[
+        LogLevel, typer.Option("--log-level", help="uvicorn log level.", case_sensitive=False)
+    ] = LogLevel.info,
 ) -> None:
     """Serve POST /search, GET /health and GET /info (OpenAPI docs at /docs) over an index directory."""
     from retriever.serve.app import create_app
@@ -149,4 +163,4 @@ def serve_command(
         typer.echo(
             f"warning: listening on {host} without an API key: anyone on the network can query", err=True
         )
-    serve_forever(app, config.host, config.port, log_level=log_level)
+    serve_forever(app, config.host, config.port, log_level=log_level.value)
