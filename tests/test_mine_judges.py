@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from retriever.errors import RetrieverError
+from retriever.errors import InputError, RetrieverError
 from retriever.mine.config import JudgeConfig
 from retriever.mine.judges.cache import JudgeKey, JudgementCache
 from retriever.mine.judges.openai import OpenAIBackend, retry_after_seconds
@@ -228,6 +228,14 @@ def test_hf_judge_counts_unparseable_answers_as_failures(tmp_path, tiny_causal_l
     assert all(v.status == "failed" for v in verdicts.values()) and len(verdicts) == 4
     assert counters.faults == {"unparseable": 8} and counters.calls == 8 and counters.failures == 4
     assert counters.completion_tokens > 0 and counters.prompt_tokens > 0
+
+
+def test_hf_judge_refuses_an_encoder_with_one_line(tiny_bi_encoder):
+    from retriever.mine.judges.hf import HFBackend
+
+    with pytest.raises(InputError, match="not a generative .*BertModel") as info:
+        HFBackend(JudgeConfig(kind="hf", model=str(tiny_bi_encoder)))
+    assert "\n" not in str(info.value)
 
 
 def test_hf_judge_grades_when_the_model_answers_in_format(tmp_path, tiny_causal_lm, monkeypatch):

@@ -152,4 +152,6 @@ def test_an_unknown_log_level_is_refused_before_the_index_loads(tmp_path):
     from tests.test_train_cli import invoke
 
     result = invoke("serve", tmp_path / "no-index", "--log-level", "loud")
-    assert result.exit_code == 2 and "Traceback" not in result.output and "'loud' is not one of" in result.output
+    assert (
+        result.exit_code == 2 and "Traceback" not in result.output and "'loud' is not one of" in result.output
+    )

@@ -16,6 +16,7 @@ from retriever.mine.config import JudgeConfig
 from retriever.mine.judges.runner import Completion
 
 RETRY_TEMPERATURE = 0.7
+GENERATIVE_HEADS = ("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")
 
 
 class HFBackend:
@@ -24,13 +25,22 @@ class HFBackend:
     kind = "hf"
 
     def __init__(self, config: JudgeConfig) -> None:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
         self.model = str(config.model)
         self._config = config
         try:
+            architectures = AutoConfig.from_pretrained(self.model).architectures or []
+            if architectures and not any(name.endswith(GENERATIVE_HEADS) for name in architectures):
+                raise InputError(
+                    f"judge model is not a generative (causal) language model ({', '.join(architectures)}); "
+                    "give a chat or instruct LM such as Qwen2.5-Instruct or SmolLM2-Instruct",
+                    path=self.model,
+                )
             self._tokenizer = AutoTokenizer.from_pretrained(self.model)
             self._lm = AutoModelForCausalLM.from_pretrained(self.model)
+        except InputError:
+            raise
         except Exception as exc:  # OSError, ValueError, json errors ... on a missing or broken checkpoint
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise InputError(f"cannot load judge model: {reason}", path=self.model) from None
