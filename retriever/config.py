@@ -102,16 +102,22 @@ def config_from_sources(
 ) -> ModelT:
     """A stage config from, in rising priority: the recipe (its ``section`` mapping, or the whole file when
     it has none), ``--set`` overrides, then the command's explicit options (dotted field -> value; None or
-    an empty list means "not given")."""
+    an empty list means "not given"). An explicit option and a ``--set`` of the same field is an error: one of
+    them would be ignored silently."""
     data: dict[str, Any] = {}
     if recipe is not None:
         data = load_yaml(recipe)
         if isinstance(data.get(section), dict):
             data = data[section]
     apply_overrides(data, overrides)
+    set_keys = {override.partition("=")[0] for override in overrides}
     for field, value in options.items():
         if value is None or value == []:
             continue
+        if field in set_keys:
+            raise InputError(
+                f"the option for {field!r} and --set {field}=... both set it; give one of them", field=field
+            )
         node = data
         *parents, leaf = field.split(".")
         for part in parents:

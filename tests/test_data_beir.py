@@ -178,3 +178,14 @@ def test_real_scifact(shared_data):
     train = read_beir(shared_data / "scifact", "train")
     assert (len(train.qrels), sum(map(len, train.qrels.values()))) == (809, 919)
     assert sum(len(docs) >= 2 for docs in train.qrels.values()) > 50
+
+
+def test_empty_query_texts_and_negative_grades_are_kept_with_counted_warnings(tmp_path, caplog):
+    queries = jsonl([{"_id": "q1", "text": "protein"}, {"_id": "q2", "text": " "}])
+    qrels = {"test": ["query-id\tcorpus-id\tscore", "q1\td1\t-1", "q1\td2\t1", "q2\td1\t1"]}
+    with caplog.at_level(logging.WARNING, logger="retriever.data"):
+        dataset = read_beir(write_beir(tmp_path, queries=queries, qrels=qrels))
+    assert dataset.queries["q2"] == " " and dataset.qrels["q1"] == {"d1": -1, "d2": 1}
+    messages = [record.getMessage().split(": ", 1)[1] for record in caplog.records]
+    assert "1 queries have an empty text (kept; first on line 2)" in messages
+    assert any(m.startswith("1 judgments have a negative grade") and "line 2" in m for m in messages)

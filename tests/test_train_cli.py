@@ -131,3 +131,18 @@ def test_bad_input_is_one_line_and_exit_2_before_loading_a_model(tmp_path, conte
     assert result.exit_code == 2, result.output
     assert message in result.output
     assert result.output.startswith("error: ") and result.output.count("\n") == 1
+
+
+def test_an_option_and_a_set_of_the_same_field_is_an_error(tmp_path):
+    data = write_tiny_training_file(tmp_path / "train.jsonl")
+    result = invoke(
+        "train", "--data", data, "--model", tmp_path / "m", "--output", tmp_path / "o",
+        "--max-positives", "3", "--set", "max_positives=abc",
+    )  # fmt: skip
+    assert result.exit_code == 2 and "both set it" in result.output and result.output.count("\n") == 1
+
+
+def test_convert_of_the_test_split_warns(tmp_path):
+    data = write_beir(tmp_path / "beir")
+    result = invoke("convert", "--data", data, "--output", tmp_path / "t.jsonl", "--split", "test")
+    assert result.exit_code == 0 and "warning: converting the test split" in result.output

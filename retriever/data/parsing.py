@@ -3,7 +3,8 @@
 Files may be plain or gzip-compressed (``name`` or ``name.gz``) and are streamed line by line. Every problem
 is an :class:`InputError` naming the file, the 1-based line (or row) and the field. Two problems are tolerated
 as BEIR tolerates them, with one counted warning each: judgments naming unknown documents or queries (the
-pairs are dropped) and documents whose title and text are both empty (kept).
+pairs are dropped), documents whose title and text are both empty, queries with an empty text and negative
+grades (all kept).
 """
 
 from __future__ import annotations
@@ -225,7 +226,10 @@ def collect_queries(rows: Iterable[tuple[int, str, str]], path: Path | str, id_f
     """``{query id: text}`` from ``(line, id, text)`` rows; a duplicate id is an InputError."""
     queries: dict[str, str] = {}
     first_line: dict[str, int] = {}
+    empty: list[int] = []
     for line, query_id, text in rows:
+        if not text.strip():
+            empty.append(line)
         first = first_line.setdefault(query_id, line)
         if first != line:
             raise InputError(
@@ -235,6 +239,10 @@ def collect_queries(rows: Iterable[tuple[int, str, str]], path: Path | str, id_f
                 field=id_field,
             )
         queries[query_id] = text
+    if empty:
+        logger.warning(
+            "%s: %d queries have an empty text (kept; first on line %d)", path, len(empty), empty[0]
+        )
     return queries
 
 
@@ -244,7 +252,10 @@ def collect_qrels(rows: Iterable[tuple[int, str, str, int]], path: Path | str, d
     A pair judged twice with the same grade is kept once; with different grades it is an InputError.
     """
     qrels: Qrels = {}
+    negative: list[int] = []
     for line, query_id, doc_id, grade in rows:
+        if grade < 0:
+            negative.append(line)
         judged = qrels.setdefault(query_id, {})
         if judged.get(doc_id, grade) != grade:
             raise InputError(
@@ -254,6 +265,14 @@ def collect_qrels(rows: Iterable[tuple[int, str, str, int]], path: Path | str, d
                 field=doc_field,
             )
         judged[doc_id] = grade
+    if negative:
+        logger.warning(
+            "%s: %d judgments have a negative grade (kept as given, non-relevant for binary metrics; "
+            "first on line %d)",
+            path,
+            len(negative),
+            negative[0],
+        )
     return qrels
 
 

@@ -127,5 +127,12 @@ def convert_command(
             "min_grade": min_grade,
         },
     )
+    if config.split == "test":
+        typer.secho(
+            "warning: converting the test split into training data; a model trained on it must not be "
+            "evaluated on that split",
+            err=True,
+            fg="yellow",
+        )
     path = convert(config)
     typer.echo(f"wrote {path}")
