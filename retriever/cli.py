@@ -50,6 +50,7 @@ COMMANDS: dict[str, str] = {
     "train": "retriever.train.command:train_command",
     "convert": "retriever.train.convert:convert_command",
     "mine": "retriever.mine.command:mine_command",
+    "judge": "retriever.judge.command:judge_command",
 }
 
 

@@ -6,7 +6,7 @@ answer. ``faults`` is a queue: each request pops the next fault (if any) and suf
 timeout), ``malformed`` (a truncated JSON body), ``empty`` (``choices: []``), ``garbage`` (unparseable
 content), ``401`` (a refused key).
 ``hold_after=N`` answers N requests normally and then holds every later request open until :meth:`release`
-(used to kill a client mid-run). Counters: ``requests`` (all received), ``answered`` per (query, passage),
+(used to kill a client mid-run). Counters: ``requests`` (all received), ``answered`` per (query, passage), ``response_formats`` (as sent),
 ``max_in_flight`` (the most requests handled at once).
 """
 
@@ -41,6 +41,7 @@ class FakeOpenAI:
         self.answered: Counter[tuple[str, str]] = Counter()
         self.models: Counter[str] = Counter()
         self.auth: set[str | None] = set()
+        self.response_formats: list[dict | None] = []
         self.in_flight = 0
         self.max_in_flight = 0
         self._lock = threading.Lock()
@@ -117,6 +118,7 @@ class FakeOpenAI:
                 length = int(self.headers.get("Content-Length", 0))
                 payload = json.loads(self.rfile.read(length))
                 server.auth.add(self.headers.get("Authorization"))
+                server.response_formats.append(payload.get("response_format"))
                 fault, held = server._next()
                 if held:
                     server._released.wait()

@@ -148,6 +148,19 @@ def test_cached_judgements_are_never_requested_again(tmp_path):
     assert second == first and counters.cache_hits == len(PAIRS) and counters.calls == 0
 
 
+def test_structured_output_sends_the_prompt_schema(tmp_path):
+    from retriever.mine.judges.prompts import GRADE_SCHEMA, SELECTION_SCHEMA
+
+    with FakeOpenAI() as server:
+        _run(_config(server), tmp_path / "a.sqlite", REQUESTS[:1])
+        _run(_config(server, prompt="listwise"), tmp_path / "b.sqlite", REQUESTS[:1])
+        _run(_config(server, structured=False), tmp_path / "c.sqlite", REQUESTS[:1])
+    formats = server.response_formats
+    assert formats[0]["type"] == "json_schema" and formats[0]["json_schema"]["schema"] == GRADE_SCHEMA
+    assert any(f and f["json_schema"]["schema"] == SELECTION_SCHEMA for f in formats)
+    assert formats[-1] is None
+
+
 def test_cache_key_includes_model_and_prompt_version(tmp_path):
     with FakeOpenAI() as server:
         _run(_config(server), tmp_path / "j.sqlite")

@@ -81,7 +81,7 @@ def mine_command(
         str | None, typer.Option(help="Judge model name (openai) or local path (hf).")
     ] = None,
     judge_prompt: Annotated[
-        str | None, typer.Option(help="pointwise (grade 0-3) or listwise (select).")
+        str | None, typer.Option(help="pointwise (grade 0-3), graded (TREC assessor scale 0-3) or listwise.")
     ] = None,
     judge_depth: Annotated[
         int | None, typer.Option(help="Best candidates by teacher score judged per query.")

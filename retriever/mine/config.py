@@ -52,7 +52,7 @@ class JudgeConfig(StrictModel):
     model: str | None = Field(None, description="model name (openai) or local path/name (hf)")
     base_url: str = Field("http://localhost:8000/v1", description="OpenAI-compatible base URL (…/v1)")
     api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the API key")
-    prompt: Literal["pointwise", "listwise"] = "pointwise"
+    prompt: Literal["pointwise", "graded", "listwise"] = "pointwise"
     judge_depth: int = Field(10, ge=1, description="top candidates (by teacher score) judged per query")
     listwise_window: int = Field(10, ge=1, le=50, description="passages per listwise call")
     concurrency: int = Field(8, ge=1)
@@ -61,6 +61,11 @@ class JudgeConfig(StrictModel):
     backoff_s: float = Field(1.0, ge=0, description="first retry delay; doubles per attempt, plus jitter")
     max_backoff_s: float = Field(30.0, ge=0)
     max_tokens: int = Field(64, ge=1, description="completion tokens per call")
+    structured: bool = Field(
+        True,
+        description="openai: constrain the answer to the prompt's JSON schema (response_format json_schema); "
+        "turn off for a server that rejects it",
+    )
     max_failed_share: float = Field(
         0.05,
         ge=0,

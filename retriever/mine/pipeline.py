@@ -40,6 +40,7 @@ from retriever.errors import InputError, RetrieverError
 from retriever.mine import candidates as cand
 from retriever.mine.config import MineConfig, Strategy
 from retriever.mine.eci import DEFAULT_SCALES, Eci, mean_eci, query_eci
+from retriever.mine.judges.backends import load_backend
 from retriever.mine.judges.cache import JudgementCache
 from retriever.mine.judges.prompts import PROMPTS
 from retriever.mine.judges.runner import JudgeCounters, Request, judge_all
@@ -68,19 +69,6 @@ def _versions() -> dict[str, str | None]:
 
 def _normalised(text: str) -> str:
     return " ".join(text.lower().split())
-
-
-def load_backend(config: MineConfig):
-    """The judge backend ``config.judge.kind`` names (``none`` -> None)."""
-    if config.judge.kind == "openai":
-        from retriever.mine.judges.openai import OpenAIBackend
-
-        return OpenAIBackend(config.judge)
-    if config.judge.kind == "hf":
-        from retriever.mine.judges.hf import HFBackend
-
-        return HFBackend(config.judge)
-    return None
 
 
 class Miner:
@@ -169,7 +157,7 @@ class Miner:
         scores: dict[tuple[str, str], float],
     ) -> tuple[dict[str, dict[str, int]], dict[str, Any]]:
         """LLM grades (successful verdicts only) by query and passage, and the judge's manifest entry."""
-        backend = load_backend(self.config)
+        backend = load_backend(self.config.judge)
         if backend is None:
             return {}, {"kind": "none"}
         depth = self.config.judge.judge_depth

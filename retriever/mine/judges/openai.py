@@ -1,6 +1,8 @@
 """An OpenAI-compatible chat-completions judge backend (vLLM, Ollama, llama.cpp server, OpenAI) over httpx.
 
-``POST {base_url}/chat/completions`` with ``model``, ``messages``, ``temperature`` and ``max_tokens``. Faults
+``POST {base_url}/chat/completions`` with ``model``, ``messages``, ``temperature`` and ``max_tokens``, and with
+``structured`` the prompt's answer schema as ``response_format`` (``json_schema``: constrained decoding in
+llama.cpp, vLLM, Ollama and OpenAI, so even a small model answers in the parseable format). Faults
 mapped to :class:`RetryableError` reasons: ``timeout``, ``connection``, ``rate_limited`` (429, with the
 ``Retry-After`` seconds or HTTP date), ``server_error`` (5xx), ``malformed_json`` (a body that is not the
 chat-completions shape), ``empty_choices``. Any other 4xx (bad key, unknown model) stops the run with a
@@ -18,6 +20,7 @@ import httpx
 
 from retriever.errors import RetrieverError
 from retriever.mine.config import JudgeConfig
+from retriever.mine.judges.prompts import PROMPTS
 from retriever.mine.judges.runner import Completion, RetryableError
 
 
@@ -85,6 +88,12 @@ class OpenAIBackend:
             "temperature": self._config.temperature,
             "max_tokens": self._config.max_tokens,
         }
+        if self._config.structured:
+            prompt = PROMPTS[self._config.prompt]
+            payload["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": prompt.name, "strict": True, "schema": prompt.schema},
+            }
         try:
             response = await self._client.post("/chat/completions", json=payload)
         except httpx.TimeoutException:

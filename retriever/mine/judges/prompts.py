@@ -5,6 +5,11 @@ judgement made under one wording is reused under another.
 
 * pointwise (``pointwise-v1``): one passage, answer ``{"grade": G}`` with G an integer in 0..3
   (0 irrelevant, 1 related, 2 relevant, 3 perfectly relevant).
+* graded (``graded-v1``): one passage, the same ``{"grade": G}`` answer, with the instructions TREC gives
+  its assessors, in the style of UMBRELA (Upadhyay et al., 2024): first what the query asks for, then how
+  trustworthy and on-topic the passage is, then the grade 0 (nothing to do with the query), 1 (related but
+  does not answer), 2 (has some answer, unclear or mixed with other information), 3 (dedicated to the query,
+  contains the exact answer).
 * listwise (``listwise-v1``): numbered passages, answer ``{"relevant": [i, ...]}`` with 1-based numbers
   of the relevant passages (possibly empty); a selected passage is graded :data:`LISTWISE_SELECTED` (3),
   the others 0.
@@ -34,6 +39,21 @@ Passage: {passage}
 
 Answer with exactly {{"grade": G}} where G is 0, 1, 2 or 3."""
 
+GRADED = """Given a query and a passage, grade the passage on this scale:
+3 = the passage is dedicated to the query and contains the exact answer.
+2 = the passage has some answer for the query, but the answer may be a bit unclear, or hidden amongst
+extraneous information.
+1 = the passage seems related to the query but does not answer it.
+0 = the passage has nothing to do with the query.
+
+Consider what the query asks for, then how well the passage matches that intent and how trustworthy it is.
+
+Query: {query}
+
+Passage: {passage}
+
+Answer with exactly {{"grade": G}} where G is 0, 1, 2 or 3."""
+
 LISTWISE = """Select the passages that are relevant to the query (they answer or support it).
 
 Query: {query}
@@ -47,17 +67,37 @@ class ParseError(ValueError):
     """The model's answer does not follow the required format."""
 
 
+GRADE_SCHEMA = {
+    "type": "object",
+    "properties": {"grade": {"type": "integer", "enum": [0, 1, 2, 3]}},
+    "required": ["grade"],
+    "additionalProperties": False,
+}
+SELECTION_SCHEMA = {
+    "type": "object",
+    "properties": {"relevant": {"type": "array", "items": {"type": "integer", "minimum": 1}}},
+    "required": ["relevant"],
+    "additionalProperties": False,
+}
+
+
 @dataclass(frozen=True)
 class Prompt:
-    """A prompt family: its cache version and whether one call judges one passage or a window of them."""
+    """A prompt family: its cache version, whether one call judges one passage or a window of them, and the
+    JSON schema of its answer (sent as ``response_format`` when the judge asks for structured output)."""
 
     name: str
     version: str
     listwise: bool
 
+    @property
+    def schema(self) -> dict:
+        return SELECTION_SCHEMA if self.listwise else GRADE_SCHEMA
+
 
 PROMPTS = {
     "pointwise": Prompt("pointwise", "pointwise-v1", listwise=False),
+    "graded": Prompt("graded", "graded-v1", listwise=False),
     "listwise": Prompt("listwise", "listwise-v1", listwise=True),
 }
 
@@ -70,7 +110,8 @@ def messages(prompt: Prompt, query: str, passages: list[str]) -> list[dict[str, 
     else:
         if len(passages) != 1:
             raise ValueError("a pointwise prompt judges exactly one passage")
-        user = POINTWISE.format(query=query, passage=passages[0])
+        template = GRADED if prompt.name == "graded" else POINTWISE
+        user = template.format(query=query, passage=passages[0])
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 
