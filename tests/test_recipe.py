@@ -109,3 +109,10 @@ def test_a_recipe_without_stages_runs_nothing_and_says_so(tmp_path):
 
     with pytest.raises(InputError, match="nothing to run"):
         run_recipe(write(tmp_path, "name: x\n"))
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parents[1] / "recipes").glob("*.yaml")), ids=str)
+def test_every_shipped_recipe_validates(path):
+    recipe = load_recipe(path)
+    configs = validate_stages(recipe, path, recipe.stages())
+    assert set(configs) == set(recipe.stages())
