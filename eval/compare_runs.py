@@ -1,4 +1,4 @@
-"""One table from several ``bench_train_scifact.py`` outputs: runs that differ only in their seed are pooled
+"""One table from several ``bench_train.py`` outputs: runs that differ only in their seed are pooled
 into one condition, and each condition's test nDCG@10 is compared with a reference condition by a paired
 bootstrap interval and sign-flip test over the SciFact test queries.
 
@@ -29,7 +29,8 @@ from retriever.eval.significance import paired_difference  # noqa: E402
 
 CONDITION_SETTINGS = (
     "model", "epochs", "max_steps", "batch_size", "max_seq_length", "max_positives", "negatives", "skip_top",
-    "scale", "test_queries",
+    "scale", "test_queries", "dataset", "noise_rate", "dev_split", "similarity", "positive_cap", "precision",
+    "mnrl_batch_size", "train_file",
 )  # fmt: skip
 
 
@@ -48,7 +49,10 @@ class Condition:
 
 
 def condition_key(row: dict, settings: dict) -> tuple:
-    """Everything that defines a run except its seed; MNRL always trains on one negative."""
+    """Everything that defines a run except its seed; MNRL always trains on one negative. An untrained
+    reference row (BM25, the base model) is one condition per dataset."""
+    if "lr" not in row:
+        return ("reference", row["objective"], settings.get("dataset"))
     negatives = 1 if row["objective"] == "mnrl" else settings["hard_negatives"]
     return (row["objective"], row["lr"], negatives) + tuple(settings.get(name) for name in CONDITION_SETTINGS)
 
@@ -70,11 +74,15 @@ def load_conditions(
         payload = json.loads(path.read_text())
         settings = payload["settings"]
         for row in payload["rows"]:
-            if "lr" not in row:  # bm25/base reference rows are not trained
-                continue
             key = condition_key(row, settings)
-            negatives = key[2]
-            label = f"{row['objective']} (lr {row['lr']:g}, {negatives} neg, {row['steps']} steps, {settings['max_seq_length']} tok)"
+            label = row["objective"]
+            if "lr" in row:
+                noise = settings.get("noise_rate") or 0
+                label += (
+                    f" (lr {row['lr']:g}, {key[2]} neg, {row['steps']} steps, {settings['max_seq_length']} tok"
+                    + (f", noise {noise:g}" if noise else "")
+                    + ")"
+                )
             condition = conditions.setdefault(key, Condition(label))
             condition.test[settings["seed"]] = row["test"]["nDCG@10"]
             if row.get("test_per_query"):
@@ -114,7 +122,7 @@ def table(conditions: dict[tuple, Condition], reference: Condition) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("files", nargs="+", type=Path, help="bench_train_scifact.py JSON outputs")
+    parser.add_argument("files", nargs="+", type=Path, help="bench_train.py JSON outputs")
     parser.add_argument(
         "--reference", required=True, help="<file stem>:<objective>; its condition is compared against"
     )
