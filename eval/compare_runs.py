@@ -64,7 +64,7 @@ def queries_with_relevant(data: Path, minimum: int) -> set[str]:
 
 
 def load_conditions(
-    paths: list[Path], queries: set[str] | None = None
+    paths: list[Path], queries: set[str] | None = None, system: str = "test"
 ) -> tuple[dict[tuple, Condition], dict[str, tuple]]:
     """Conditions from every trained row of ``paths`` (per-query scores kept for ``queries`` only, all when None),
     and each ``<file stem>:<objective>`` run's condition."""
@@ -83,12 +83,15 @@ def load_conditions(
                     + (f", noise {noise:g}" if noise else "")
                     + ")"
                 )
+            means = row.get(system if system == "hybrid" else "test")
+            if not means:  # no hybrid figure for this row
+                continue
             condition = conditions.setdefault(key, Condition(label))
-            condition.test[settings["seed"]] = row["test"]["nDCG@10"]
-            if row.get("test_per_query"):
+            condition.test[settings["seed"]] = means["nDCG@10"]
+            if row.get(f"{system}_per_query"):
                 condition.per_query[settings["seed"]] = {
                     qid: score
-                    for qid, score in row["test_per_query"].items()
+                    for qid, score in row[f"{system}_per_query"].items()
                     if queries is None or qid in queries
                 }
             run_names[f"{path.stem}:{row['objective']}"] = key
@@ -133,9 +136,12 @@ def main() -> None:
     parser.add_argument(
         "--data", type=Path, default=ROOT.parent / "shared" / "data" / "scifact", help="BEIR dataset (qrels)"
     )
+    parser.add_argument(
+        "--hybrid", action="store_true", help="compare the hybrid (RRF with BM25) scores instead of dense"
+    )
     args = parser.parse_args()
     queries = queries_with_relevant(args.data, args.min_relevant) if args.min_relevant else None
-    conditions, run_names = load_conditions(args.files, queries)
+    conditions, run_names = load_conditions(args.files, queries, "hybrid" if args.hybrid else "test")
     if args.reference not in run_names:
         raise SystemExit(f"--reference {args.reference!r} is not a run; runs: {sorted(run_names)}")
     reference = conditions[run_names[args.reference]]
