@@ -435,9 +435,14 @@ def main() -> None:
     data = training_file(args, work)
     test = load_split(args, "test")
     dev_set = load_split(args, args.dev_split) if args.dev_split else None
-    table = [row_of({"objective": "bm25 (measured)"}, scores_of(test, None, args, "test"))]
+
+    def dev_of(model: str | None) -> dict[str, Any]:
+        return {"dev": scores_of(dev_set, model, args, args.dev_split)["metrics"]} if dev_set else {}
+
+    table = [row_of({"objective": "bm25 (measured)", **dev_of(None)}, scores_of(test, None, args, "test"))]
     if args.eval_base:
-        table.append(row_of({"objective": "base (measured)"}, scores_of(test, args.model, args, "test")))
+        base = {"objective": "base (measured)", **dev_of(args.model)}
+        table.append(row_of(base, scores_of(test, args.model, args, "test")))
     for objective in objectives:  # the table is rewritten after each objective, so a cut run keeps its rows
         runs = [
             run_mnrl(args, data, lr, work, dev_set)
