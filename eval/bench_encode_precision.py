@@ -1,7 +1,8 @@
 """What bf16 encoding changes for evaluation, mining and indexing: corpus-encoding time and test metrics of
 ``encoder.precision: bf16`` against the fp32 default, for one model on one dataset, in one process.
 
-Each precision is run ``--rounds`` times in ABBA order (fp32, bf16, bf16, fp32, ...) through the eval runner
+Each precision is run ``--rounds`` times in ABBA order (fp32, bf16, bf16, fp32, ...; ``--once``: fp32 then bf16)
+through the eval runner
 with the embedding cache off, so both encode the whole corpus every time; the table gives the median
 ``encode_corpus`` seconds, their ratio, each precision's nDCG@10 / Recall@100 (identical across rounds: the
 encoding is deterministic) and the paired per-query nDCG@10 difference bf16 - fp32.
@@ -27,6 +28,7 @@ def main() -> None:
     parser.add_argument("--model", default="sentence-transformers/all-MiniLM-L6-v2")
     parser.add_argument("--max-seq-length", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=1, help="ABBA rounds.")
+    parser.add_argument("--once", action="store_true", help="Run fp32 then bf16 once (no ABBA).")
     args = parser.parse_args()
 
     from retriever.data.loader import load_dataset
@@ -37,7 +39,8 @@ def main() -> None:
     dataset = load_dataset(args.data, "test")
     seconds: dict[str, list[float]] = {"fp32": [], "bf16": []}
     systems = {}
-    for precision in ["fp32", "bf16", "bf16", "fp32"] * args.rounds:
+    order = ["fp32", "bf16"] if args.once else ["fp32", "bf16", "bf16", "fp32"] * args.rounds
+    for precision in order:
         encoder = {"max_seq_length": args.max_seq_length, "precision": precision}
         config = EvalConfig(data=args.data, models=[args.model], cache=False, encoder=encoder)
         (system,) = evaluate(config, dataset=dataset).systems
@@ -47,7 +50,8 @@ def main() -> None:
     fp32, bf16 = (statistics.median(seconds[p]) for p in ("fp32", "bf16"))
     print(
         f"\n{args.model} on {Path(args.data).name} test ({len(dataset.corpus)} documents, "
-        f"max_seq_length {args.max_seq_length}), {args.rounds} ABBA round(s)"
+        f"max_seq_length {args.max_seq_length}), "
+        + ("fp32 then bf16 once" if args.once else f"{args.rounds} ABBA round(s)")
     )
     print("| precision | median encode_corpus s | nDCG@10 | Recall@100 |")
     print("|---|---|---|---|")
