@@ -83,7 +83,7 @@ def judge_command(
     from rich.console import Console
     from rich.table import Table
 
-    from retriever.judge.run import run_judge
+    from retriever.judge.run import interval, run_judge
 
     options = {name: value for name, value in locals().items() if name in _FIELDS}
     report = run_judge(build_config(config, options, set_ or []))
@@ -94,8 +94,8 @@ def judge_command(
     speed = report["judgements_per_s"]
     table.add_row(
         str(a["pairs"]),
-        "{value:.3f} [{low:.3f}, {high:.3f}]".format(**a["binary_kappa"]),
-        "{value:.3f} [{low:.3f}, {high:.3f}]".format(**a["weighted_kappa"]),
+        interval(a["binary_kappa"]),
+        interval(a["weighted_kappa"]),
         f"{a['binary_accuracy']:.3f}",
         f"{report['failed']} ({report['failed_share']:.0%})",
         "cached" if speed is None else f"{speed:.2f}",

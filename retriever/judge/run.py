@@ -120,7 +120,7 @@ def markdown(report: dict[str, Any]) -> str:
         "| pairs judged | Cohen's kappa (binary) | weighted kappa (0-3, quadratic) | binary accuracy | failed | "
         "judgements/s | prompt / completion tokens |",
         "|---|---|---|---|---|---|---|",
-        f"| {a['pairs']} | {_interval(a['binary_kappa'])} | {_interval(a['weighted_kappa'])} | "
+        f"| {a['pairs']} | {interval(a['binary_kappa'])} | {interval(a['weighted_kappa'])} | "
         f"{a['binary_accuracy']:.3f} | {report['failed']} ({report['failed_share']:.1%}) | "
         f"{'cached' if speed is None else f'{speed:.2f}'} | {report['counters']['prompt_tokens']} / "
         f"{report['counters']['completion_tokens']} |",
@@ -134,5 +134,6 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _interval(kappa: dict[str, float]) -> str:
+def interval(kappa: dict[str, float]) -> str:
+    """A kappa entry of the report as `value [low, high]`."""
     return f"{kappa['value']:.3f} [{kappa['low']:.3f}, {kappa['high']:.3f}]"
