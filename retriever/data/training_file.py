@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from retriever.data.parsing import iter_jsonl
 from retriever.errors import InputError
+from retriever.files import atomic_open
 
 
 class _Record(BaseModel):
@@ -109,14 +110,13 @@ def read_training_file(path: str | Path) -> list[TrainingExample]:
 
 
 def write_training_file(path: str | Path, examples: Iterable[TrainingExample]) -> int:
-    """Write examples as JSON lines (atomically: a temporary file renamed into place); returns the count."""
+    """Write examples as JSON lines, atomically (:mod:`retriever.files`: an error while ``examples`` is
+    consumed leaves any previous file in place); creates the parent folder; returns the count."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
     count = 0
-    with tmp.open("w", encoding="utf-8") as handle:
+    with atomic_open(path) as handle:
         for example in examples:
             handle.write(example.model_dump_json() + "\n")
             count += 1
-    tmp.replace(path)
     return count

@@ -43,6 +43,7 @@ import regex
 from retriever.data.dataset import Corpus, Qrels, Run
 from retriever.data.parsing import iter_lines
 from retriever.errors import InputError
+from retriever.files import atomic_open
 
 _METRIC = re.compile(r"^(?P<name>nDCG|MRR|Recall|MAP|P)(?:@(?P<k>[1-9][0-9]*))?$")
 _TREC_MEASURES = {"nDCG": "ndcg_cut", "Recall": "recall", "P": "P", "MAP": "map_cut"}
@@ -212,20 +213,14 @@ def write_trec_run(run: Run, path: str | Path, tag: str) -> None:
         raise InputError(f"run tag {tag!r} must be non-empty without spaces", field="tag")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with tmp.open("w", encoding="utf-8") as out:
-            for qid, docs in rank_run(run).items():
-                for rank, (doc, score) in enumerate(docs, start=1):
-                    if any(char.isspace() for char in qid + doc):
-                        raise InputError(
-                            f"ids cannot contain spaces: query {qid!r}, document {doc!r}", field="docid"
-                        )
-                    out.write(f"{qid} Q0 {doc} {rank} {float(score)!r} {tag}\n")
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    tmp.replace(path)
+    with atomic_open(path) as out:
+        for qid, docs in rank_run(run).items():
+            for rank, (doc, score) in enumerate(docs, start=1):
+                if any(char.isspace() for char in qid + doc):
+                    raise InputError(
+                        f"ids cannot contain spaces: query {qid!r}, document {doc!r}", field="docid"
+                    )
+                out.write(f"{qid} Q0 {doc} {rank} {float(score)!r} {tag}\n")
 
 
 _RUN_FIELDS = ("qid", "Q0", "docid", "rank", "score", "tag")

@@ -27,13 +27,13 @@ outside ``[A-Za-z0-9._-]`` in a system name become ``_``); the run tag is that s
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
 
 from retriever.eval.runner import EvalReport, SystemResult
 from retriever.eval.significance import PairedDifference, paired_difference
+from retriever.files import atomic_write_json, atomic_write_text
 
 SCHEMA = "retriever.eval.report/1"
 
@@ -183,12 +183,6 @@ def markdown(report: EvalReport) -> str:
     return "\n".join(lines)
 
 
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def write_report(report: EvalReport, directory: str | Path) -> Path:
     """Write the run file(s), ``report.json`` and ``report.md`` into ``directory``; returns it."""
     from retriever.eval.metrics import write_trec_run
@@ -197,6 +191,6 @@ def write_report(report: EvalReport, directory: str | Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     for system in report.systems:
         write_trec_run(system.run, directory / run_file(report, system), safe_name(system.name))
-    _write_text(directory / "report.json", json.dumps(to_dict(report), indent=2) + "\n")
-    _write_text(directory / "report.md", markdown(report))
+    atomic_write_json(directory / "report.json", to_dict(report))
+    atomic_write_text(directory / "report.md", markdown(report))
     return directory

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from retriever.data.dataset import Corpus, Run
+from retriever.files import atomic_write_json
 from retriever.mine.config import CandidatesConfig, Source
 from retriever.retrieval.fusion import cut, fuse
 
@@ -72,7 +72,5 @@ def load_checkpoint(path: Path, key: str) -> dict[str, Run] | None:
 
 
 def save_checkpoint(path: Path, key: str, runs: dict[str, Run]) -> None:
-    """Write the runs atomically (temporary file renamed into place)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"key": key, "runs": runs}), encoding="utf-8")
-    os.replace(tmp, path)
+    """Write the runs atomically (:mod:`retriever.files`)."""
+    atomic_write_json(path, {"key": key, "runs": runs}, indent=None)

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
-import json
-import os
 import sys
 import time
 from collections import Counter
@@ -37,6 +35,7 @@ import retriever
 from retriever.data.dataset import Dataset, Run
 from retriever.data.training_file import Negative, Positive, TrainingExample, write_training_file
 from retriever.errors import InputError, RetrieverError
+from retriever.files import atomic_write_json
 from retriever.mine import candidates as cand
 from retriever.mine.config import MineConfig, Strategy
 from retriever.mine.eci import DEFAULT_SCALES, Eci, mean_eci, query_eci
@@ -263,7 +262,7 @@ class Miner:
             "counts": {**selected["counts"], "examples": len(examples)},
             "timings_s": self.timings,
         }
-        _write_json(self.out / "manifest.json", manifest)
+        atomic_write_json(self.out / "manifest.json", manifest)
         return manifest
 
     def select(
@@ -367,12 +366,6 @@ def _eci_entry(stats: dict[str, list], count: int) -> dict[str, Any]:
         "unsafe_dropped": int(sum(stats["unsafe"])),
         "queries_short_of_negatives": sum(1 for e in kept if e.k < count),
     }
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def mine(config: MineConfig, out: str | Path, log: Log = _stderr) -> dict[str, Any]:

@@ -12,7 +12,6 @@ than RAM is never loaded whole. ``root`` defaults to ``$RETRIEVER_CACHE_HOME`` o
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from retriever.data.dataset import Corpus
+from retriever.files import atomic_open, atomic_path, atomic_write_json
 from retriever.retrieval.encoder import Encoder
 
 FINAL_NAME = "embeddings.npy"
@@ -29,13 +29,6 @@ def default_cache_dir() -> Path:
     """``$RETRIEVER_CACHE_HOME`` when set, else ``~/.cache/retriever/embeddings``."""
     env = os.environ.get("RETRIEVER_CACHE_HOME")
     return Path(env).expanduser() if env else Path.home() / ".cache" / "retriever" / "embeddings"
-
-
-def _save_atomic(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as handle:
-        np.save(handle, array)
-    os.replace(tmp, path)
 
 
 class EmbeddingCache:
@@ -58,32 +51,30 @@ class EmbeddingCache:
         if final.is_file():
             return np.load(final, mmap_mode="r")
         directory.mkdir(parents=True, exist_ok=True)
-        (directory / "key.json").write_text(
-            json.dumps(encoder.cache_key_fields(corpus), indent=2, sort_keys=True)
-        )
+        atomic_write_json(directory / "key.json", encoder.cache_key_fields(corpus), sort_keys=True)
         texts = encoder.document_texts(corpus)
         starts = range(0, len(texts), self.shard_size)
         shards = [directory / f"shard-{i:05d}.npy" for i in range(len(starts))]
         todo = [(start, shard) for start, shard in zip(starts, shards, strict=True) if not shard.is_file()]
         for start, shard in tqdm(todo, desc="corpus shards", unit="shard", disable=len(shards) < 2):
-            _save_atomic(shard, encoder.encode_documents(texts[start : start + self.shard_size]))
+            with atomic_open(shard, "wb") as handle:
+                np.save(handle, encoder.encode_documents(texts[start : start + self.shard_size]))
         self._assemble(shards, final, (len(texts), encoder.dimension))
         return np.load(final, mmap_mode="r")
 
     @staticmethod
     def _assemble(shards: list[Path], final: Path, shape: tuple[int, int]) -> None:
         """Concatenate the shards into ``final`` through a memory-mapped temporary file; drop the shards."""
-        tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=shape)
-        row = 0
-        for shard in shards:
-            block = np.load(shard, mmap_mode="r")
-            out[row : row + len(block)] = block
-            row += len(block)
-        if row != shape[0]:
-            raise RuntimeError(f"embedding shards hold {row} rows, expected {shape[0]}")
-        out.flush()
-        del out
-        os.replace(tmp, final)
+        with atomic_path(final) as tmp:
+            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=shape)
+            row = 0
+            for shard in shards:
+                block = np.load(shard, mmap_mode="r")
+                out[row : row + len(block)] = block
+                row += len(block)
+            if row != shape[0]:
+                raise RuntimeError(f"embedding shards hold {row} rows, expected {shape[0]}")
+            out.flush()
+            del out
         for shard in shards:
             shard.unlink()
