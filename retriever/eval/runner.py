@@ -22,6 +22,7 @@ from retriever.data.dataset import Dataset, Run
 from retriever.errors import InputError
 from retriever.eval.config import ANSWER_KS, STYLE_METRICS, EvalConfig
 from retriever.outputs import require_output_dir
+from retriever.provenance import library_versions
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -101,22 +102,6 @@ def metric_plan(config: EvalConfig, dataset: Dataset, style: str) -> tuple[list[
     if style == "nq":
         return (STYLE_METRICS["beir"] if dataset.qrels else []), threshold
     return STYLE_METRICS[style], threshold
-
-
-def library_versions() -> dict[str, str | None]:
-    """Installed versions of the libraries that produce the numbers."""
-    import platform
-    from importlib.metadata import PackageNotFoundError, version
-
-    names = ["retriever", "torch", "sentence-transformers", "transformers", "faiss-cpu", "faiss-gpu-cu12"]
-    names += ["bm25s", "PyStemmer", "pytrec_eval-terrier", "numpy"]
-    found: dict[str, str | None] = {"python": platform.python_version()}
-    for name in names:
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            found[name] = None
-    return found
 
 
 def _label(model: str | SentenceTransformer, position: int) -> str:

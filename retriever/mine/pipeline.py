@@ -21,7 +21,6 @@ never a negative.
 from __future__ import annotations
 
 import functools
-import importlib.metadata
 import sys
 import time
 from collections import Counter
@@ -31,7 +30,6 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-import retriever
 from retriever.data.dataset import Dataset, Run
 from retriever.data.training_file import Negative, Positive, TrainingExample, write_training_file
 from retriever.errors import InputError, RetrieverError
@@ -47,23 +45,13 @@ from retriever.mine.negatives import Candidate, Selection, select_negatives
 from retriever.mine.positives import merge_positives
 from retriever.mine.teacher import check_cross_encoder, load_teacher, score_pairs
 from retriever.outputs import require_output_dir
+from retriever.provenance import library_versions
 
 Log = Callable[[str], None]
-PACKAGES = ("torch", "sentence-transformers", "transformers", "faiss-cpu", "bm25s", "httpx")
 
 
 def _stderr(message: str) -> None:
     tqdm.write(message, file=sys.stderr)
-
-
-def _versions() -> dict[str, str | None]:
-    found: dict[str, str | None] = {"retriever": retriever.__version__}
-    for name in PACKAGES:
-        try:
-            found[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            found[name] = None
-    return found
 
 
 def _normalised(text: str) -> str:
@@ -241,7 +229,7 @@ class Miner:
         write_training_file(self.out / "train.jsonl", examples)
         manifest = {
             "config": self.config.model_dump(mode="json"),
-            "versions": _versions(),
+            "versions": library_versions(),
             "dataset": {
                 "data": self.config.data,
                 "split": self.config.split,

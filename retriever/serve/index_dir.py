@@ -25,11 +25,9 @@ passes and a different model with the same dimension fails.
 from __future__ import annotations
 
 import json
-import platform
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +36,7 @@ import numpy as np
 from retriever.data.dataset import Corpus
 from retriever.errors import InputError
 from retriever.outputs import require_output_dir
+from retriever.provenance import library_versions
 from retriever.retrieval.bm25 import BM25Index
 from retriever.retrieval.config import EncoderConfig
 from retriever.retrieval.dense_index import DenseIndex
@@ -54,7 +53,6 @@ PROBE_TEXTS = (
 )
 FINGERPRINT_TOLERANCE = 1e-3
 ENCODER_SETTINGS = ("max_seq_length", "query_prompt", "document_prompt", "title_separator", "batch_size")
-PACKAGES = ("retriever", "faiss-cpu", "sentence-transformers", "transformers", "torch", "bm25s", "pyarrow")
 
 
 class Documents:
@@ -111,16 +109,6 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _versions() -> dict[str, str]:
-    found = {"python": platform.python_version()}
-    for package in PACKAGES:
-        try:
-            found[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            continue
-    return found
-
-
 def model_fingerprint(encoder: Encoder) -> list[list[float]]:
     """The encoder's query vectors for :data:`PROBE_TEXTS` (rounded to 6 decimals)."""
     return np.round(encoder.encode_queries(list(PROBE_TEXTS)), 6).tolist()
@@ -148,7 +136,7 @@ def build_manifest(
         "index": {"type": dense.config.type, "params": dense.config.model_dump(), "size": len(dense)},
         "corpus": {**dataset, "fingerprint": corpus.fingerprint, "documents": len(corpus)},
         "bm25": bm25.config.model_dump() if bm25 is not None else None,
-        "versions": _versions(),
+        "versions": library_versions(),
     }
 
 
