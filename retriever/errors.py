@@ -30,3 +30,10 @@ class InputError(RetrieverError):
         location = ":".join(str(part) for part in (self.path, line) if part is not None)
         parts = [f"{location}:" if location else "", f"field '{field}':" if field else "", self.reason]
         super().__init__(" ".join(part for part in parts if part))
+
+
+def first_line(exc: BaseException) -> str:
+    """What a one-line error says about ``exc``: the first non-blank line of its message, stripped, or the
+    exception's class name when the message is blank (third-party loaders raise multi-line messages, with
+    hints and tracebacks after the first line, and sometimes none at all)."""
+    return next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)

@@ -24,7 +24,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
-from retriever.errors import InputError, RetrieverError
+from retriever.errors import InputError, RetrieverError, first_line
 
 # Files a Trainer checkpoint holds for resuming; they are not part of the published model.
 TRAINING_STATE_PATTERNS = (
@@ -76,7 +76,7 @@ def check_repo_id(repo_id: str) -> str:
     try:
         validate_repo_id(repo_id)
     except HFValidationError as exc:
-        raise InputError(str(exc).splitlines()[0], field="repo_id") from None
+        raise InputError(first_line(exc), field="repo_id") from None
     if repo_id.count("/") != 1:
         raise InputError(f"repo id {repo_id!r} must be OWNER/NAME", field="repo_id")
     return repo_id
@@ -335,6 +335,6 @@ def upload(folder: str | Path, repo_id: str, *, private: bool = False, token: st
             commit_message="Upload with retriever",
         )
     except (HfHubHTTPError, httpx.HTTPError, OSError) as exc:
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise RetrieverError(f"upload to {repo_id} failed: {message.replace(token, '***')}") from None
+        message = first_line(exc).replace(token, "***")
+        raise RetrieverError(f"upload to {repo_id} failed: {message}") from None
     return str(commit.commit_url)

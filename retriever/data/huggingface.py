@@ -18,7 +18,7 @@ from typing import Any
 from retriever.data.beir import corpus_from_records, qrels_from_rows, queries_from_records
 from retriever.data.dataset import Dataset
 from retriever.data.parsing import choose_split, drop_unknown
-from retriever.errors import InputError
+from retriever.errors import InputError, first_line
 
 HUB_OWNERS = ("beir", "mteb")
 
@@ -36,9 +36,8 @@ def _load(name: str, config: str | None) -> Mapping[str, Any]:
     try:
         return datasets.load_dataset(name, config)
     except Exception as exc:  # datasets raises many unrelated types (network, cache, not found)
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(
-            f"cannot load Hugging Face dataset {name!r} (config {config!r}): {reason}. Offline, unpack the "
+            f"cannot load Hugging Face dataset {name!r} (config {config!r}): {first_line(exc)}. Offline, unpack the "
             "dataset's BEIR zip under a folder, set RETRIEVER_DATA_HOME to that folder and use the bare name",
             path=f"hf://{name}",
         ) from None

@@ -18,7 +18,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from retriever.data.dataset import Dataset
-from retriever.errors import InputError
+from retriever.errors import InputError, first_line
 from retriever.mine.config import TeacherConfig
 from retriever.mine.sqlite import connect
 
@@ -58,8 +58,7 @@ class CrossEncoderTeacher:
                 device=device or default_device(),
             )
         except Exception as exc:  # loaders raise OSError, ValueError, KeyError ... on a bad checkpoint
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise InputError(f"cannot load teacher cross-encoder: {reason}", path=model) from None
+            raise InputError(f"cannot load teacher cross-encoder: {first_line(exc)}", path=model) from None
         self.key = f"{self.kind}:{source}@{dataset.corpus.fingerprint}"
         self._batch_size = config.batch_size
         self._dataset = dataset

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from retriever.errors import InputError
+from retriever.errors import InputError, first_line
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -90,5 +90,4 @@ def load_bi_encoder(name_or_path: str, device: str | None = None) -> SentenceTra
     except (
         Exception
     ) as exc:  # loaders raise OSError, ValueError, KeyError, json errors ... on a bad checkpoint
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"cannot load model: {reason}", path=name_or_path) from None
+        raise InputError(f"cannot load model: {first_line(exc)}", path=name_or_path) from None

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from retriever.data.dataset import Corpus
-from retriever.errors import InputError
+from retriever.errors import InputError, first_line
 from retriever.outputs import require_output_dir
 from retriever.provenance import library_versions
 from retriever.retrieval.bm25 import BM25Index
@@ -88,7 +88,7 @@ class Documents:
             return cls(table.select(["id", "title", "text"]))
         except (pa.ArrowException, OSError, KeyError) as exc:
             raise InputError(
-                f"corrupt or unreadable documents file ({_first_line(exc)})", path=path
+                f"corrupt or unreadable documents file ({first_line(exc)})", path=path
             ) from None
 
 
@@ -102,11 +102,6 @@ class LoadedIndex:
     dense: DenseIndex
     bm25: BM25Index | None
     encoder: Encoder
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def model_fingerprint(encoder: Encoder) -> list[list[float]]:
@@ -245,7 +240,7 @@ def _load_dense(directory: Path, use_gpu: bool) -> DenseIndex:
     except InputError:
         raise
     except (RuntimeError, OSError, ValueError, KeyError) as exc:  # faiss raises RuntimeError on a bad file
-        raise InputError(f"corrupt or unreadable FAISS index ({_first_line(exc)})", path=directory) from None
+        raise InputError(f"corrupt or unreadable FAISS index ({first_line(exc)})", path=directory) from None
 
 
 def _load_bm25(directory: Path) -> BM25Index:
@@ -254,7 +249,7 @@ def _load_bm25(directory: Path) -> BM25Index:
     except InputError:
         raise
     except Exception as exc:  # bm25s/numpy/json raise many types on a damaged file
-        raise InputError(f"corrupt or unreadable BM25 index ({_first_line(exc)})", path=directory) from None
+        raise InputError(f"corrupt or unreadable BM25 index ({first_line(exc)})", path=directory) from None
 
 
 def load_index_dir(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from retriever.errors import InputError
+from retriever.errors import InputError, first_line
 from retriever.mine.config import JudgeConfig
 from retriever.mine.judges.runner import Completion
 
@@ -42,8 +42,7 @@ class HFBackend:
         except InputError:
             raise
         except Exception as exc:  # OSError, ValueError, json errors ... on a missing or broken checkpoint
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise InputError(f"cannot load judge model: {reason}", path=self.model) from None
+            raise InputError(f"cannot load judge model: {first_line(exc)}", path=self.model) from None
         self._lm.eval()
         self._lock = threading.Lock()
 
