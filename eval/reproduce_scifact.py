@@ -22,7 +22,7 @@ import pytrec_eval
 
 from retriever.eval.config import EvalConfig
 from retriever.eval.runner import evaluate
-from retriever.retrieval.fusion import ranked
+from retriever.retrieval.ranking import ranked
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "eval" / "output" / "reproduce"

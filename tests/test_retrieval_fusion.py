@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from retriever.retrieval.config import FusionConfig
-from retriever.retrieval.fusion import fuse, interpolate, ranked, reciprocal_rank_fusion
+from retriever.retrieval.fusion import fuse, interpolate, reciprocal_rank_fusion
+from retriever.retrieval.ranking import ranked
 
 DENSE = {"q": {"a": 0.9, "b": 0.8, "c": 0.1}}
 LEXICAL = {"q": {"b": 12.0, "c": 7.0, "d": 2.0}}

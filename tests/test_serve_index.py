@@ -13,7 +13,7 @@ import time
 import httpx
 import pytest
 
-from retriever.retrieval.fusion import ranked
+from retriever.retrieval.ranking import ranked
 from retriever.retrieval.search import bm25_search, dense_search, hybrid_search
 from retriever.serve.app import create_app
 from retriever.serve.config import ServeConfig

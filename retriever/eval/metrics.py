@@ -15,8 +15,9 @@ name            trec_eval measure       relevance
 ==============  ======================  =====================================================
 
 **Ranking order.** trec_eval ignores the rank column: it sorts each query's documents by score descending and
-breaks ties by document id descending (string order). :func:`rank_run` produces exactly that order, so the run
-files we write, the top-k cut used for ``MRR@k`` and what trec_eval sees agree.
+breaks ties by document id descending (string order). :func:`rank_run` produces exactly that order
+(:mod:`retriever.retrieval.ranking`), so the run files we write, the top-k cut used for ``MRR@k`` and what
+trec_eval sees agree.
 
 **Which queries are averaged.** Every query with at least one judgment with ``grade >= relevance_threshold``
 is evaluated, whether or not the run retrieved anything for it: a judged query absent from the run (or
@@ -36,7 +37,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pytrec_eval
 import regex
 
@@ -44,6 +44,7 @@ from retriever.data.dataset import Corpus, Qrels, Run
 from retriever.data.parsing import iter_lines
 from retriever.errors import InputError
 from retriever.files import atomic_open
+from retriever.retrieval.ranking import ranked_items
 
 _METRIC = re.compile(r"^(?P<name>nDCG|MRR|Recall|MAP|P)(?:@(?P<k>[1-9][0-9]*))?$")
 _TREC_MEASURES = {"nDCG": "ndcg_cut", "Recall": "recall", "P": "P", "MAP": "map_cut"}
@@ -72,26 +73,10 @@ def _trec_measure(name: str, k: int | None) -> str:
     return "map" if k is None else f"{_TREC_MEASURES[name]}.{k}"
 
 
-def _top(docs: dict[str, float], depth: int | None) -> list[tuple[str, float]]:
-    """The first ``depth`` documents in trec_eval order: numpy finds the k-th best score, then only the
-    documents scoring at least that much (ties included) are sorted by (score, doc id), descending."""
-    if depth is None or len(docs) <= depth:
-        order = sorted(zip(docs.values(), docs, strict=True), reverse=True)
-    else:
-        scores = np.fromiter(docs.values(), dtype=np.float64, count=len(docs))
-        kth = np.partition(scores, len(scores) - depth)[len(scores) - depth]
-        keep = np.flatnonzero(scores >= kth)
-        ids = list(docs)
-        order = sorted(
-            zip(scores[keep].tolist(), [ids[i] for i in keep.tolist()], strict=True), reverse=True
-        )[:depth]
-    return [(doc, score) for score, doc in order]
-
-
 def rank_run(run: Run, depth: int | None = None) -> dict[str, list[tuple[str, float]]]:
     """Each query's ``(doc id, score)`` list in trec_eval order (score descending, then doc id descending),
     cut to the first ``depth`` documents when given."""
-    return {qid: _top(docs, depth) for qid, docs in run.items()}
+    return {qid: ranked_items(docs, depth) for qid, docs in run.items()}
 
 
 def evaluate_run(

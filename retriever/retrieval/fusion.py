@@ -6,8 +6,8 @@
   (1.0 when all scores are equal), a document a run did not retrieve gets 0 in that run, and
   ``score(d) = alpha * s'_first(d) + (1 - alpha) * s'_second(d)``.
 
-Ranks follow the score, ties broken by document id descending (trec_eval's order), so fusion is
-deterministic.
+Input ranks and the ``depth`` and ``k`` cuts follow :mod:`retriever.retrieval.ranking` (score descending,
+ties by document id descending: trec_eval's order), so fusion is deterministic.
 """
 
 from __future__ import annotations
@@ -16,16 +16,12 @@ from collections.abc import Sequence
 
 from retriever.data.dataset import Run
 from retriever.retrieval.config import FusionConfig
-
-
-def ranked(scores: dict[str, float], depth: int | None = None) -> list[str]:
-    """Doc ids by descending score, ties by descending id (trec_eval's order), cut at ``depth``."""
-    return sorted(scores, key=lambda doc: (scores[doc], doc), reverse=True)[:depth]
+from retriever.retrieval.ranking import ranked, ranked_items
 
 
 def cut(scores: dict[str, float], depth: int | None) -> dict[str, float]:
-    """The ``depth`` best of one query's scores (all when ``depth`` is None)."""
-    return {doc: scores[doc] for doc in ranked(scores, depth)}
+    """The ``depth`` best of one query's scores (all when ``depth`` is None), in rank order."""
+    return dict(ranked_items(scores, depth))
 
 
 def top_k(run: Run, k: int | None) -> Run:

@@ -2,7 +2,7 @@
 
 Each searcher is the shared search path (:mod:`retriever.retrieval.search`) applied to a batch of query texts:
 query ``i`` is keyed ``"i"`` in the ``Run``, and each query's hits come back best first (ties by doc id,
-:func:`retriever.retrieval.fusion.ranked`), so the server returns exactly what in-process search returns.
+:func:`retriever.retrieval.ranking.ranked_items`), so the server returns exactly what in-process search returns.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Callable
 from retriever.data.dataset import Run
 from retriever.errors import InputError
 from retriever.retrieval.config import FusionConfig
-from retriever.retrieval.fusion import ranked
+from retriever.retrieval.ranking import ranked_items
 from retriever.retrieval.search import bm25_search, dense_search, hybrid_search
 from retriever.serve.index_dir import LoadedIndex
 
@@ -29,8 +29,7 @@ class RunSearcher:
         run = self.run_fn({str(i): query for i, query in enumerate(queries)}, k)
         hits = []
         for i in range(len(queries)):
-            scores = run.get(str(i), {})
-            hits.append([(doc_id, scores[doc_id]) for doc_id in ranked(scores, k)])
+            hits.append(ranked_items(run.get(str(i), {}), k))
         return hits
 
 
