@@ -151,6 +151,14 @@ def test_conflict_policy():
     assert nothing.positives == []
 
 
+def test_positives_with_tied_teacher_scores_follow_the_one_rank_order():
+    teacher = {"p1": 1.0, "p2": 1.0, "p10": 1.0, "x": 2.0}
+    merged = merge_positives(
+        dict.fromkeys(["p1", "unscored", "p10", "x", "p2"], 1), {}, teacher, PositivesConfig()
+    )
+    assert [doc for doc, _ in merged.positives] == ["x", "p2", "p10", "p1", "unscored"]
+
+
 def test_threshold_and_cap():
     merged = merge_positives({}, {"c": 2, "d": 3, "b": 1}, TEACHER, PositivesConfig(grade_threshold=3))
     assert merged.positives == [("d", "llm")]

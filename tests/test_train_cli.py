@@ -64,6 +64,21 @@ def test_convert_builds_positives_and_bm25_negatives(tmp_path):
     assert manifest["counts"]["queries_with_several_positives"] == 1
 
 
+def test_convert_breaks_ties_as_trec_eval_does(tmp_path):
+    """Equal BM25 scores (three copies of one text) and equal grades: document id descending."""
+    data = write_beir(tmp_path / "beir")
+    copies = [{"_id": doc, "title": "", "text": " ".join(TOPICS[3][::-1])} for doc in ("e3", "f3")]
+    with (data / "corpus.jsonl").open("a") as corpus:
+        corpus.writelines(json.dumps(d) + "\n" for d in copies)
+    with (data / "qrels" / "train.tsv").open("a") as qrels:
+        qrels.write("q4\td10\t1\nq4\td9\t1\n")
+    out = tmp_path / "train.jsonl"
+    assert invoke("convert", "--data", data, "--output", out, "--negatives", "3").exit_code == 0
+    examples = {e.query_id: e for e in read_training_file(out)}
+    assert [n.id for n in examples["q3"].negatives] == ["f3", "e3", "c3"]
+    assert [p.id for p in examples["q4"].positives] == ["d9", "d4", "d10"]
+
+
 def test_convert_never_overwrites_the_manifest_of_mine(tmp_path):
     data = write_beir(tmp_path / "beir")
     mined = tmp_path / "mined"

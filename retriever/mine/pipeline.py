@@ -46,6 +46,7 @@ from retriever.mine.positives import merge_positives
 from retriever.mine.teacher import check_cross_encoder, load_teacher, score_pairs
 from retriever.outputs import require_output_dir
 from retriever.provenance import library_versions
+from retriever.retrieval.ranking import ranked
 
 Log = Callable[[str], None]
 
@@ -150,7 +151,7 @@ class Miner:
         depth = self.config.judge.judge_depth
         requests = []
         for qid, query in queries.items():
-            best = sorted(union[qid], key=lambda d: (-scores[qid, d], d))[:depth]
+            best = ranked({d: scores[qid, d] for d in union[qid]}, depth)
             docs = sorted(known[qid]) + best
             requests.append(Request(qid, query, [(doc, dataset.corpus.document(doc)) for doc in docs]))
         counters = JudgeCounters()
@@ -335,11 +336,11 @@ class Miner:
     ) -> Selection:
         """One strategy's negatives for ``qid`` (``teacher``: this query's teacher scores by passage)."""
         if strategy == "teacher":
-            ordered = sorted(union[qid], key=lambda d: (-teacher[d], d))
+            ordered = ranked({d: teacher[d] for d in union[qid]})
             ranking = [Candidate(d, "teacher", None, teacher[d]) for d in ordered]
         else:
             run = rankings[strategy].get(qid, {})
-            ordered = sorted(run, key=lambda d: (-run[d], d))
+            ordered = ranked(run)
             ranking = [Candidate(d, strategy, run[d], teacher[d]) for d in ordered]
         return select_negatives(qid, ranking, weakest, exclude, self.config.negatives)
 

@@ -6,7 +6,8 @@ Rules, per query:
 * a judged candidate with LLM grade >= ``grade_threshold`` is a positive (``source: llm``);
 * conflict (a qrels positive the LLM grades below threshold): ``qrels_wins`` keeps it, ``drop`` removes it;
 * failed judgements are no grade: they neither add nor remove a positive;
-* order: qrels positives first, then LLM ones, each by teacher score (strongest first); ``max_positives`` caps
+* order: qrels positives first, then LLM ones, each ranked by teacher score (strongest first, ties by passage
+  id descending: :mod:`retriever.retrieval.ranking`; unscored passages last); ``max_positives`` caps
   the list. Every positive, dropped conflict and capped-out positive is excluded from the negatives.
 """
 
@@ -16,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from retriever.mine.config import PositivesConfig
+from retriever.retrieval.ranking import ranked
 
 
 @dataclass
@@ -43,7 +45,7 @@ def merge_positives(
     llm = [doc for doc, grade in llm_grades.items() if grade >= threshold and doc not in set(human)]
 
     def by_teacher(docs: list[str]) -> list[str]:
-        return sorted(docs, key=lambda doc: (-teacher.get(doc, float("-inf")), doc))
+        return ranked({doc: teacher.get(doc, float("-inf")) for doc in docs})
 
     ordered = [(doc, "qrels") for doc in by_teacher([d for d in human if d not in dropped])]
     ordered += [(doc, "llm") for doc in by_teacher(llm)]

@@ -5,7 +5,8 @@ documents (source ``qrels``, score = grade, highest grade first); the negatives 
 not positives, after skipping the first ``skip_top`` of them (near-duplicates of positives are often
 unjudged relevant documents), up to ``negatives`` (source ``bm25``, ``retriever_score`` = BM25 score).
 Passage text is title + ``title_separator`` + text. ``<file>.manifest.json`` beside the file records config
-and counts (never ``manifest.json``, which belongs to ``retriever mine``).
+and counts (never ``manifest.json``, which belongs to ``retriever mine``). Both orders, positives by grade and
+BM25 hits by score, are :mod:`retriever.retrieval.ranking`'s: equal values by document id descending.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from retriever.data.dataset import Dataset
 from retriever.data.training_file import Negative, Positive, TrainingExample, write_training_file
 from retriever.errors import InputError
 from retriever.outputs import require_output_file
+from retriever.retrieval.ranking import ranked_items
 from retriever.train.config import ConvertConfig
 
 
@@ -36,7 +38,7 @@ def convert_examples(dataset: Dataset, config: ConvertConfig) -> list[TrainingEx
             if grade >= config.min_grade and doc in corpus.position
         ]
         if relevant and qid in dataset.queries:
-            positives[qid] = sorted(relevant, key=lambda item: -item[1])
+            positives[qid] = ranked_items(dict(relevant))
     if not positives:
         raise InputError(f"split {config.split!r} has no query with a document graded >= {config.min_grade}")
     queries = {qid: text for qid, text in dataset.queries.items() if qid in positives}
@@ -45,8 +47,8 @@ def convert_examples(dataset: Dataset, config: ConvertConfig) -> list[TrainingEx
     examples = []
     for qid, text in queries.items():
         relevant = {doc for doc, _ in positives[qid]}
-        ranked = sorted(run.get(qid, {}).items(), key=lambda item: -item[1])
-        hits = [(doc, score) for doc, score in ranked if doc not in relevant][config.skip_top :]
+        hits = [(doc, score) for doc, score in ranked_items(run.get(qid, {})) if doc not in relevant]
+        hits = hits[config.skip_top :]
         examples.append(
             TrainingExample(
                 query_id=qid,
