@@ -6,11 +6,13 @@ Contract:
   ``checkpoint-*`` folders) into a folder and writes ``README.md``: YAML metadata for the Hub
   (``library_name: sentence-transformers``, ``pipeline_tag: sentence-similarity``, tags, base_model,
   datasets, license and a ``model-index`` built from ``report.json``) and a body with usage, the evaluation
-  table and the training loss and hyperparameters when the checkpoint folder holds a training config/log.
+  table and the training loss and hyperparameters when the checkpoint folder holds the files ``retriever
+  train`` writes there (:data:`~retriever.train.trainer.CONFIG_FILE`, :data:`~retriever.train.trainer.LOG_FILE`).
   That folder is exactly what :func:`upload` sends, so ``retriever push --dry-run --output DIR`` shows it.
-- report.json (written by ``retriever eval``) is either one system ``{"metrics", "config", "dataset"}``, a
-  list of systems, or ``{"systems": [...]}``; systems whose retriever is BM25 do not describe the model and
-  are left out. Metric names map to Hub/MTEB ids: ``nDCG@10`` -> ``ndcg_at_10``, ``MAP`` -> ``map``.
+- The report is a ``report.json`` written by ``retriever eval`` (:mod:`retriever.eval.report`): its
+  ``schema`` must be :data:`~retriever.eval.report.SCHEMA`, any other (or none) is a one-line error. Systems
+  whose retriever is BM25 do not describe the model and are left out. Metric names map to Hub/MTEB ids:
+  ``nDCG@10`` -> ``ndcg_at_10``, ``MAP`` -> ``map``.
 - The token comes from ``HF_TOKEN`` or the Hugging Face login (``huggingface_hub.get_token``); it is passed
   to the API and never printed, logged or written.
 """
@@ -25,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from retriever.errors import InputError, RetrieverError, first_line
+from retriever.eval.report import SCHEMA
+from retriever.train.trainer import CONFIG_FILE, LOG_FILE
 
 # Files a Trainer checkpoint holds for resuming; they are not part of the published model.
 TRAINING_STATE_PATTERNS = (
@@ -41,9 +45,6 @@ TRAINING_STATE_PATTERNS = (
     ".git",
     ".cache",
 )
-# Where the trainer records its settings and loss curve (first match wins).
-TRAINING_CONFIG_FILES = ("train_config.json", "training_config.json", "train_config.yaml", "config.yaml")
-TRAINING_LOG_FILES = ("training_log.jsonl", "train_log.jsonl", "log.jsonl")
 CARD_TAGS = ["sentence-transformers", "sentence-similarity", "feature-extraction", "dense", "retrieval"]
 
 
@@ -92,29 +93,32 @@ def _read_json(path: Path) -> Any:
 
 
 def report_systems(report_path: str | Path, checkpoint: Path | None = None) -> list[dict[str, Any]]:
-    """The systems of a report.json that describe this model, each with ``metrics``, ``retriever`` and
-    ``dataset``.
+    """The systems of a ``retriever eval`` report.json that describe this model, each as written there
+    (``name``, ``retriever``, ``metrics``, ``encoder``, ...) plus the report's ``dataset``.
 
-    Accepted shapes: ``retriever eval``'s report (``{"systems": [...], "dataset": {...}}``; the dataset is
-    shared), one system (``{"metrics", "dataset", ...}``) or a list of systems. BM25 systems are dropped
-    (they do not depend on the model); when some systems were encoded from ``checkpoint`` (their
-    ``encoder.source`` is that folder), only those are kept.
+    The report's ``schema`` must be :data:`~retriever.eval.report.SCHEMA`. BM25 systems are dropped (they do
+    not depend on the model); when some systems were encoded from ``checkpoint`` (their ``encoder.source`` is
+    that folder), only those are kept. A malformed report is a one-line :class:`InputError` naming the field.
     """
     path = Path(report_path)
     report = _read_json(path)
-    shared = report.get("dataset") if isinstance(report, dict) else None
-    systems = report.get("systems", [report]) if isinstance(report, dict) else report
-    if not isinstance(systems, list) or not all(isinstance(s, dict) for s in systems):
-        raise InputError("expected an eval report (an object or a list of systems)", path=path)
-    normalized = []
-    for i, system in enumerate(systems):
-        if not isinstance(system.get("metrics"), dict):
-            raise InputError("a system has no 'metrics' object", path=path, field=f"systems[{i}].metrics")
-        retriever = system.get("retriever") or (system.get("config") or {}).get("retriever") or "dense"
-        normalized.append(
-            {**system, "retriever": retriever, "dataset": system.get("dataset") or shared or {}}
+    schema = report.get("schema") if isinstance(report, dict) else None
+    if schema != SCHEMA:
+        found = "no schema" if schema is None else f"schema {schema!r}"
+        raise InputError(
+            f"not a report this version reads ({found}; expected {SCHEMA!r}, as `retriever eval` writes)",
+            path=path,
+            field="schema",
         )
-    dense = [s for s in normalized if str(s["retriever"]).lower() != "bm25"]
+    systems = report.get("systems")
+    if not isinstance(systems, list) or not all(isinstance(s, dict) for s in systems):
+        raise InputError("expected a list of system objects", path=path, field="systems")
+    for i, system in enumerate(systems):
+        for key, kind in (("metrics", dict), ("retriever", str)):
+            if not isinstance(system.get(key), kind):
+                raise InputError(f"missing or not a {kind.__name__}", path=path, field=f"systems[{i}].{key}")
+    dataset = report.get("dataset") or {}
+    dense = [{**s, "dataset": dataset} for s in systems if s["retriever"] != "bm25"]
     if checkpoint is not None:
         mine = [s for s in dense if _same_path((s.get("encoder") or {}).get("source"), checkpoint)]
         dense = mine or dense
@@ -164,29 +168,23 @@ def eval_results(systems: list[dict[str, Any]]) -> list[Any]:
 
 
 def training_summary(checkpoint: Path) -> dict[str, Any]:
-    """The training config (a mapping) and the last logged loss, when the checkpoint folder has them."""
-    import yaml
-
+    """The training config (``config``: the trainer's :data:`~retriever.train.trainer.CONFIG_FILE`) and the
+    last logged loss (``final_loss`` and ``final_step`` from its :data:`~retriever.train.trainer.LOG_FILE`),
+    each when the checkpoint folder has the file."""
     summary: dict[str, Any] = {}
-    for name in TRAINING_CONFIG_FILES:
-        path = checkpoint / name
-        if path.is_file():
-            data = _read_json(path) if path.suffix == ".json" else yaml.safe_load(path.read_text("utf-8"))
-            if isinstance(data, dict):
-                summary["config"] = data
-                break
-    for name in TRAINING_LOG_FILES:
-        path = checkpoint / name
-        if path.is_file():
-            losses = [
-                record
-                for line in path.read_text(encoding="utf-8").splitlines()
-                if line.strip() and "loss" in (record := json.loads(line))
-            ]
-            if losses:
-                summary["final_step"] = losses[-1].get("step")
-                summary["final_loss"] = losses[-1]["loss"]
-            break
+    config = checkpoint / CONFIG_FILE
+    if config.is_file() and isinstance(data := _read_json(config), dict):
+        summary["config"] = data
+    log = checkpoint / LOG_FILE
+    if log.is_file():
+        losses = [
+            record
+            for line in log.read_text(encoding="utf-8").splitlines()
+            if line.strip() and "loss" in (record := json.loads(line))
+        ]
+        if losses:
+            summary["final_step"] = losses[-1].get("step")
+            summary["final_loss"] = losses[-1]["loss"]
     return summary
 
 

@@ -9,12 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from retriever.cli import app
-
-REPORT = {
-    "metrics": {"nDCG@10": 0.64512, "Recall@100": 0.925, "MRR@10": 0.61},
-    "config": {"retriever": "dense", "model": "x"},
-    "dataset": {"name": "/nonexistent/data/scifact", "split": "test"},
-}
+from retriever.eval.report import SCHEMA
+from retriever.train.trainer import CONFIG_FILE, LOG_FILE
 
 
 @pytest.fixture
@@ -22,11 +18,11 @@ def checkpoint(tiny_bi_encoder, tmp_path):
     """The tiny model plus what a trainer leaves next to it: config, loss log, resume state."""
     folder = tmp_path / "checkpoint"
     shutil.copytree(tiny_bi_encoder, folder)
-    (folder / "train_config.json").write_text(
+    (folder / CONFIG_FILE).write_text(
         json.dumps({"model": "sentence-transformers/all-MiniLM-L6-v2", "loss": "lsepair", "lr": 3e-5})
     )
     log = [{"step": 1, "loss": 2.5, "lr": 3e-5}, {"step": 2, "eval_ndcg": 0.1}, {"step": 3, "loss": 1.25}]
-    (folder / "training_log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log))
+    (folder / LOG_FILE).write_text("".join(json.dumps(r) + "\n" for r in log))
     (folder / "optimizer.pt").write_bytes(b"state")
     (folder / "checkpoints" / "checkpoint-3").mkdir(parents=True)
     (folder / "checkpoints" / "checkpoint-3" / "trainer_state.pt").write_bytes(b"state")
@@ -104,19 +100,36 @@ def test_card_without_an_existing_readme_has_usage_and_no_model_index(checkpoint
     assert 'SentenceTransformer("me/tiny")' in card.text and "# tiny" in card.text
 
 
-def test_report_shapes(tmp_path, checkpoint):
+def test_report_systems(tmp_path, checkpoint):
     from retriever.hub import report_systems
 
-    path = tmp_path / "report.json"
-    path.write_text(json.dumps([REPORT, {**REPORT, "config": {"retriever": "bm25"}}]))
-    assert [s["metrics"] for s in report_systems(path)] == [REPORT["metrics"]]
-    path.write_text(json.dumps(REPORT))
-    assert report_systems(path)[0]["dataset"]["split"] == "test"
     other = {"retriever": "dense", "metrics": {"nDCG@10": 0.1}, "encoder": {"source": str(tmp_path)}}
-    mine = {"retriever": "dense", "metrics": {"nDCG@10": 0.2}, "encoder": {"source": str(checkpoint)}}
-    path.write_text(json.dumps({"systems": [other, mine], "dataset": {"name": "x", "split": "test"}}))
+    mine = {"retriever": "hybrid", "metrics": {"nDCG@10": 0.2}, "encoder": {"source": str(checkpoint)}}
+    bm25 = {"retriever": "bm25", "metrics": {"nDCG@10": 0.3}, "encoder": None}
+    dataset = {"name": "x", "split": "test"}
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps({"schema": SCHEMA, "systems": [bm25, other, mine], "dataset": dataset}))
     assert [s["metrics"] for s in report_systems(path, checkpoint)] == [{"nDCG@10": 0.2}]
-    assert report_systems(path)[0]["dataset"] == {"name": "x", "split": "test"}
+    assert [s["metrics"] for s in report_systems(path)] == [{"nDCG@10": 0.1}, {"nDCG@10": 0.2}]
+    assert all(s["dataset"] == dataset for s in report_systems(path))
+
+
+@pytest.mark.parametrize(
+    ("report", "message"),
+    [
+        ({"schema": "retriever.eval.report/2", "systems": []}, "schema 'retriever.eval.report/2'"),
+        ({"metrics": {"nDCG@10": 0.5}, "config": {"retriever": "dense"}}, "no schema"),
+        ([{"metrics": {"nDCG@10": 0.5}}], "no schema"),
+        ({"schema": SCHEMA, "systems": [{"metrics": {}}]}, "field 'systems[0].retriever'"),
+        ({"schema": SCHEMA, "systems": {"dense": {}}}, "field 'systems'"),
+    ],
+)
+def test_reports_of_another_schema_or_shape_are_one_line_errors(checkpoint, tmp_path, report, message):
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(report))
+    result = run(checkpoint, "--repo-id", "me/x", "--dry-run", "--output", tmp_path / "o", "--report", path)
+    assert result.exit_code == 2 and message in result.output
+    assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "o").exists()
 
 
 def test_upload_calls_hub_with_the_staged_folder(checkpoint, tmp_path, monkeypatch):
