@@ -20,6 +20,10 @@
       "versions": {"python", "torch", "sentence-transformers", "faiss-cpu", "bm25s", ...}
     }
 
+Figure (with the ``plots`` extra): ``DIR/metrics_by_cutoff.png``, nDCG@k and Recall@k of every system for k in
+:data:`CURVE_CUTOFFS` up to the run depth (plus Accuracy@k in NQ style), computed from the stored runs by
+:func:`retriever.eval.metrics.evaluate_run` (so each point equals the metric of that name); ``report.md`` links it.
+
 Run files: ``DIR/run.trec`` for a single system, else ``DIR/<system>/run.trec`` (``:`` and other characters
 outside ``[A-Za-z0-9._-]`` in a system name become ``_``); the run tag is that same safe name.
 """
@@ -31,11 +35,14 @@ import re
 from pathlib import Path
 from typing import Any
 
+from retriever.data.dataset import Qrels
 from retriever.eval.runner import EvalReport, SystemResult
 from retriever.eval.significance import PairedDifference, paired_difference
 from retriever.files import atomic_write_json, atomic_write_text
 
 SCHEMA = "retriever.eval.report/1"
+FIGURE = "metrics_by_cutoff.png"
+CURVE_CUTOFFS = (1, 3, 5, 10, 20, 50, 100, 200, 500, 1000)
 
 
 def safe_name(name: str) -> str:
@@ -134,8 +141,32 @@ def table(report: EvalReport):
     return out
 
 
-def markdown(report: EvalReport) -> str:
-    """``report.md``: the comparison table, timings and the settings that produced them."""
+def cutoff_curves(report: EvalReport, qrels: Qrels | None) -> dict[str, dict[str, dict[int, float]]]:
+    """``{"nDCG": {system: {k: mean}}, "Recall": ..., ["Accuracy": ...]}`` for the cutoff figure: nDCG@k and
+    Recall@k of each system's stored run for k in :data:`CURVE_CUTOFFS` up to the run depth (and the depth
+    itself), scored like the report's metrics; Accuracy@k from the report (NQ style)."""
+    from retriever.eval.metrics import evaluate_run
+
+    depth = report.config.k
+    ks = sorted({k for k in CURVE_CUTOFFS if k <= depth} | {depth})
+    curves: dict[str, dict[str, dict[int, float]]] = {"nDCG": {}, "Recall": {}}
+    names = [f"{family}@{k}" for family in curves for k in ks]
+    for system in report.systems if qrels else []:  # the runner's call, at more cutoffs
+        means = evaluate_run(qrels, system.run, names, relevance_threshold=report.relevance_threshold).mean
+        for family in curves:
+            curves[family][system.name] = {k: means[f"{family}@{k}"] for k in ks}
+    accuracy = {
+        system.name: {int(m.split("@")[1]): v for m, v in system.metrics.items() if m.startswith("Accuracy@")}
+        for system in report.systems
+    }
+    if any(accuracy.values()):
+        curves["Accuracy"] = accuracy
+    return curves
+
+
+def markdown(report: EvalReport, figure: str | None = None) -> str:
+    """``report.md``: the comparison table (then ``figure``, a file name, when given), timings and the
+    settings that produced them."""
     dataset = report.dataset
     lines = [
         f"# Evaluation: {dataset['name']} ({dataset['split']})",
@@ -150,6 +181,8 @@ def markdown(report: EvalReport) -> str:
     for system in report.systems:
         values = [f"{system.metrics[m]:.4f}" if m in system.metrics else "-" for m in report.metric_names]
         lines.append(f"| {system.name} | " + " | ".join(values) + " |")
+    if figure:
+        lines += ["", f"![metrics by cutoff k, every system]({figure})"]
     for system in report.systems:
         if system.missing_queries:
             shown = ", ".join(system.missing_queries[:10]) + (
@@ -183,8 +216,10 @@ def markdown(report: EvalReport) -> str:
     return "\n".join(lines)
 
 
-def write_report(report: EvalReport, directory: str | Path) -> Path:
-    """Write the run file(s), ``report.json`` and ``report.md`` into ``directory``; returns it."""
+def write_report(report: EvalReport, directory: str | Path, qrels: Qrels | None = None) -> Path:
+    """Write the run file(s), ``report.json``, the cutoff figure (with the ``plots`` extra; its nDCG@k and
+    Recall@k curves need ``qrels``, the dataset's) and ``report.md`` into ``directory``; returns it."""
+    from retriever import plots
     from retriever.eval.metrics import write_trec_run
 
     directory = Path(directory)
@@ -192,5 +227,8 @@ def write_report(report: EvalReport, directory: str | Path) -> Path:
     for system in report.systems:
         write_trec_run(system.run, directory / run_file(report, system), safe_name(system.name))
     atomic_write_json(directory / "report.json", to_dict(report))
-    atomic_write_text(directory / "report.md", markdown(report))
+    curves = cutoff_curves(report, qrels) if report.systems and plots.available() else {}
+    title = f"{report.dataset['name']} / {report.dataset['split']}"
+    figure = plots.cutoff_figure(curves, directory / FIGURE, title)
+    atomic_write_text(directory / "report.md", markdown(report, figure.name if figure else None))
     return directory

@@ -262,7 +262,7 @@ def evaluate(
     if config.output:
         from retriever.eval.report import write_report
 
-        write_report(report, config.output)
+        write_report(report, config.output, dataset.qrels)
     return report
 
 

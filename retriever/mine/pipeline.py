@@ -9,7 +9,8 @@ Phases and their checkpoints in the output directory (a rerun of the same comman
    positives, each committed to ``cache/judgements.sqlite`` before use;
 4. ``select``: positive sets (:mod:`.positives`), negatives for every strategy (:mod:`.negatives`), each
    scored with ECI (:mod:`.eci`); every strategy's examples go to ``strategies/<name>.jsonl``, the chosen
-   one's to ``train.jsonl`` and everything measured to ``manifest.json`` (all written atomically, last).
+   one's to ``train.jsonl`` and everything measured to ``manifest.json`` (all written atomically, last),
+   then ``report.md`` (the ECI table) and, with the ``plots`` extra, ``eci.png`` (:mod:`.summary`).
 
 Strategies rank a query's candidates: ``bm25`` and ``dense`` by their own scores, ``hybrid`` by their
 fusion, ``teacher`` by teacher score over the union of all sources. ``auto`` picks the strategy with the
@@ -252,6 +253,9 @@ class Miner:
             "timings_s": self.timings,
         }
         atomic_write_json(self.out / "manifest.json", manifest)
+        from retriever.mine.summary import write_report
+
+        write_report(self.out, manifest)
         return manifest
 
     def select(

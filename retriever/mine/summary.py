@@ -1,12 +1,33 @@
-"""The ECI table printed after mining: one row per strategy, the chosen one marked.
+"""The ECI table printed after mining, and ``report.md`` (that table, with the ``plots`` extra ``eci.png``).
 
-Columns: K, H, S and ECI of the strategy's negatives as mined (per-query values averaged); ``unsafe``: how many
-of them the false-negative margins dropped; ``ECI kept``: ECI of the negatives actually written.
+One row per strategy, the chosen one marked. Columns: K, H, S and ECI of the strategy's negatives as mined
+(per-query values averaged); ``unsafe``: how many of them the false-negative margins dropped; ``ECI kept``: ECI
+of the negatives actually written.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+from retriever.files import atomic_write_text
+
+REPORT = "report.md"
+FIGURE = "eci.png"
+COLUMNS = ("strategy", "K", "H", "S", "ECI", "unsafe", "ECI kept")
+
+
+def _cells(name: str, entry: dict[str, Any]) -> list[str]:
+    row = entry["as_mined"]
+    return [
+        name,
+        f"{row['k']:.2f}",
+        f"{row['hardness']:.3f}",
+        f"{row['safety']:.3f}",
+        f"{row['eci']:.3f}",
+        str(entry["unsafe_dropped"]),
+        f"{entry['filtered']['eci']:.3f}",
+    ]
 
 
 def eci_table(manifest: dict[str, Any]):
@@ -14,18 +35,45 @@ def eci_table(manifest: dict[str, Any]):
     from rich.table import Table
 
     table = Table(title=f"ECI per negative strategy ({manifest['counts']['examples']} queries)")
-    for column in ("strategy", "K", "H", "S", "ECI", "unsafe", "ECI kept"):
+    for column in COLUMNS:
         table.add_column(column, justify="left" if column == "strategy" else "right")
     for name, entry in manifest["eci"].items():
-        row = entry["as_mined"]
-        chosen = name == manifest["strategy"]
-        table.add_row(
-            f"{name} (chosen)" if chosen else name,
-            f"{row['k']:.2f}",
-            f"{row['hardness']:.3f}",
-            f"{row['safety']:.3f}",
-            f"[bold]{row['eci']:.3f}[/bold]" if chosen else f"{row['eci']:.3f}",
-            str(entry["unsafe_dropped"]),
-            f"{entry['filtered']['eci']:.3f}",
-        )
+        cells = _cells(name, entry)
+        if name == manifest["strategy"]:
+            cells[0], cells[4] = f"{name} (chosen)", f"[bold]{cells[4]}[/bold]"
+        table.add_row(*cells)
     return table
+
+
+def markdown(manifest: dict[str, Any], figure: str | None = None) -> str:
+    """``report.md`` of a mining run: what was mined, the ECI table, then ``figure`` (a file name) if given."""
+    dataset = manifest["dataset"]
+    lines = [
+        f"# Mining: {dataset['data']} ({dataset['split']})",
+        "",
+        f"{dataset['queries']} queries, {dataset['documents']} documents; teacher `{manifest['teacher']['kind']}`, "
+        f"judge `{manifest['judge']['kind']}`; {manifest['counts']['examples']} examples written to "
+        f"`train.jsonl` with the negatives of `{manifest['strategy']}`. Everything measured: `manifest.json`.",
+        "",
+        "| " + " | ".join(COLUMNS) + " |",
+        "|---|" + "---:|" * (len(COLUMNS) - 1),
+    ]
+    for name, entry in manifest["eci"].items():
+        cells = _cells(name, entry)
+        if name == manifest["strategy"]:
+            cells[0], cells[4] = f"**{name}** (chosen)", f"**{cells[4]}**"
+        lines.append("| " + " | ".join(cells) + " |")
+    if figure:
+        lines += ["", f"![hardness, safety and ECI per strategy]({figure})"]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(out: str | Path, manifest: dict[str, Any]) -> Path:
+    """Write ``eci.png`` (with the ``plots`` extra) and ``report.md`` into ``out``; returns the report path."""
+    from retriever import plots
+
+    out = Path(out)
+    figure = plots.eci_figure(manifest["eci"], out / FIGURE, manifest["strategy"])
+    path = out / REPORT
+    atomic_write_text(path, markdown(manifest, figure.name if figure else None))
+    return path

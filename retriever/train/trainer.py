@@ -10,6 +10,8 @@ autocast and DDP (``torchrun`` / ``accelerate launch``); the losses gather passa
 Outputs in ``config.output``: ``checkpoints/checkpoint-<step>/`` (resumable), ``train_log.jsonl`` (one record
 per step: step, epoch, loss, lr, examples_per_s, elapsed_s; dev records add ``dev``), ``train_config.json``,
 and the final sentence-transformers model with its model card (``README.md``: loss, hyperparameters, log).
+With the ``plots`` extra, ``training_curves.png`` (loss and dev metrics by step, from the log) is written next
+to the model and linked from the card.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from retriever.train.precision import resolve_precision
 LOG_FILE = "train_log.jsonl"
 CONFIG_FILE = "train_config.json"
 DONE_FILE = "training_complete.json"
+FIGURE_FILE = "training_curves.png"
 
 StepCallback = Callable[[dict[str, Any]], None]
 
@@ -372,6 +375,7 @@ def _save_final(model, loss, config: TrainConfig, data: PreparedData, log: Train
     card.training_logs = _card_logs(log.records, config.dev.metric)
     card.add_tags(["generated_from_trainer", "retriever", f"objective:{loss_name(config)}"])
     model.save(str(config.output))
+    _training_figure(Path(config.output), log.records, config.dev.metric)
     done = {
         "steps": data.steps,
         "train_queries": len(data.plan),
@@ -380,6 +384,19 @@ def _save_final(model, loss, config: TrainConfig, data: PreparedData, log: Train
         "loss": loss_name(config),
     }
     (Path(config.output) / DONE_FILE).write_text(json.dumps(done, indent=2) + "\n", encoding="utf-8")
+
+
+def _training_figure(output: Path, records: list[dict[str, Any]], metric: str) -> None:
+    """``training_curves.png`` from the log, linked from the model card (skipped without the plots extra)."""
+    from retriever import plots
+    from retriever.files import atomic_write_text
+
+    figure = plots.training_figure(records, output / FIGURE_FILE, metric)
+    card = output / "README.md"
+    if figure is not None and card.is_file():
+        text = card.read_text(encoding="utf-8").rstrip("\n")
+        section = f"## Training curves\n\n![training loss and dev metrics by step]({FIGURE_FILE})\n"
+        atomic_write_text(card, f"{text}\n\n{section}")
 
 
 def _card_logs(records: list[dict[str, Any]], metric: str, rows: int = 20) -> list[dict[str, Any]]:
