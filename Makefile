@@ -7,7 +7,7 @@ export RETRIEVER_DATA_HOME ?= $(if $(wildcard $(SHARED_DATA)),$(SHARED_DATA),$(H
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install test demo lint clean
+.PHONY: install test test-floor demo lint clean
 
 $(BIN)/retriever: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,14 @@ install: $(BIN)/retriever
 
 test: install
 	$(BIN)/python -m pytest
+
+# the suite against the oldest sentence-transformers pyproject.toml allows, placed ahead of the venv's own
+# copy (no other package changes; the venv is untouched)
+ST_FLOOR := $(shell sed -n 's/.*"sentence-transformers>=\([0-9.]*\)".*/\1/p' pyproject.toml)
+test-floor: install
+	$(BIN)/python -m pip install -q --no-deps --upgrade --target $(VENV)/st-floor sentence-transformers==$(ST_FLOOR)
+	PYTHONPATH=$(abspath $(VENV))/st-floor $(BIN)/python -c "import sentence_transformers as st; print('sentence-transformers', st.__version__)"
+	PYTHONPATH=$(abspath $(VENV))/st-floor $(BIN)/python -m pytest
 
 lint: install
 	$(BIN)/ruff check retriever tests eval
