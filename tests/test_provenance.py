@@ -16,10 +16,10 @@ def test_keys_in_order_with_missing_packages_as_none(monkeypatch):
     assert found["torch"] and found["surely-not-an-installed-package"] is None
 
 
-def test_every_output_uses_the_one_list():
+def test_the_eval_report_and_the_mine_manifest_use_the_one_list():
+    """(The index manifest's versions are compared with library_versions() in test_index_dir.)"""
     from retriever.eval import runner
     from retriever.mine import pipeline
-    from retriever.serve import index_dir
 
-    assert runner.library_versions is pipeline.library_versions is index_dir.library_versions
+    assert runner.library_versions is pipeline.library_versions is provenance.library_versions
     assert list(provenance.library_versions()) == ["python", "retriever", *provenance.PACKAGES]
