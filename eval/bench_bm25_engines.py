@@ -35,7 +35,7 @@ from pathlib import Path
 from retriever.data.loader import load_dataset
 from retriever.errors import InputError
 from retriever.eval.config import EvalConfig
-from retriever.eval.runner import evaluate
+from retriever.eval.runner import evaluate_systems
 from retriever.retrieval.config import BM25Config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,7 +102,7 @@ def measure(dataset, path: Path, table: list[Row], rounds: int, depths: list[int
                     continue
                 config = EvalConfig(data=str(path), retrievers=["bm25"], bm25=row.config, k=depth)
                 try:
-                    system = evaluate(config, dataset=dataset).systems[0]
+                    system = evaluate_systems(config, dataset, config.models, source=config.data).systems[0]
                 except InputError as error:
                     row.skipped = str(error)
                     print(f"{row.engine}: skipped: {error}", flush=True)

@@ -33,7 +33,7 @@ def main() -> None:
 
     from retriever.data.loader import load_dataset
     from retriever.eval.config import EvalConfig
-    from retriever.eval.runner import evaluate
+    from retriever.eval.runner import evaluate_systems
     from retriever.eval.significance import paired_difference
 
     dataset = load_dataset(args.data, "test")
@@ -43,7 +43,7 @@ def main() -> None:
     for precision in order:
         encoder = {"max_seq_length": args.max_seq_length, "precision": precision}
         config = EvalConfig(data=args.data, models=[args.model], cache=False, encoder=encoder)
-        (system,) = evaluate(config, dataset=dataset).systems
+        (system,) = evaluate_systems(config, dataset, config.models, source=config.data).systems
         seconds[precision].append(system.timings["encode_corpus"])
         systems[precision] = system
         print(f"{precision}: encode_corpus {seconds[precision][-1]:.1f} s", flush=True)

@@ -30,7 +30,7 @@ from sentence_transformers import SentenceTransformer
 from retriever.data.dataset import Corpus
 from retriever.data.loader import load_dataset
 from retriever.eval.config import EvalConfig
-from retriever.eval.runner import evaluate
+from retriever.eval.runner import evaluate_systems
 from retriever.retrieval.embedding_cache import EmbeddingCache
 from retriever.retrieval.encoder import Encoder
 from retriever.retrieval.models import resolve_model
@@ -55,7 +55,7 @@ def through_eval(dataset, config: EvalConfig, clear: Path | None = None) -> tupl
     if clear is not None:
         shutil.rmtree(clear, ignore_errors=True)
     start = time.perf_counter()
-    report = evaluate(config, dataset=dataset)
+    report = evaluate_systems(config, dataset, config.models, source=config.data)
     return time.perf_counter() - start, report.systems[0]
 
 

@@ -28,7 +28,7 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from retriever.mine.command import build_config  # noqa: E402
+from retriever.mine.command import OPTIONS  # noqa: E402
 
 
 def _args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -64,7 +64,7 @@ def _mine(args: argparse.Namespace) -> dict[str, Any]:
     options = {
         "data": args.data,
         "split": args.split,
-        "candidates": "bm25,dense",
+        "candidates": ["bm25", "dense"],
         "depth": args.depth,
         "bi_encoder": args.bi_encoder,
         "teacher": args.teacher,
@@ -72,7 +72,7 @@ def _mine(args: argparse.Namespace) -> dict[str, Any]:
         "max_queries": args.max_queries,
         "strategy": "auto",
     }
-    return mine(build_config(None, options, []), args.out / "mined")
+    return mine(OPTIONS.build(options, config=None, overrides=[]), args.out / "mined")
 
 
 def _train(args: argparse.Namespace, strategy: str) -> Path:

@@ -50,14 +50,14 @@ def percentiles(latencies: list[float]) -> tuple[float, float]:
 
 
 def ensure_index(args) -> Path:
+    from retriever.index.config import IndexBuildConfig
+    from retriever.index.directory import build_index
     from retriever.retrieval.config import BM25Config
-    from retriever.serve.config import IndexBuildConfig
-    from retriever.serve.index_dir import build_index
 
     if (args.index_dir / "manifest.json").is_file():
         return args.index_dir
     start = time.perf_counter()
-    config = IndexBuildConfig(model=args.model, data=str(args.data), out=args.index_dir, bm25=BM25Config())
+    config = IndexBuildConfig(model=args.model, data=str(args.data), output=args.index_dir, bm25=BM25Config())
     build_index(config)
     print(f"built {args.index_dir} in {time.perf_counter() - start:.1f}s", flush=True)
     return args.index_dir
@@ -203,14 +203,14 @@ def main() -> int:
 
     from retriever.data.loader import load_dataset
     from retriever.eval.metrics import evaluate_run
-    from retriever.serve.index_dir import load_index_dir
-    from retriever.serve.searchers import make_searcher
+    from retriever.index.directory import load_index
+    from retriever.index.searchers import make_searcher
 
     index_dir = ensure_index(args)
     dataset = load_dataset(str(args.data), "test")
     judged = dict(list(dataset.judged_queries().items())[: args.max_queries])
     queries = list(judged.values())
-    loaded = load_index_dir(index_dir)
+    loaded = load_index(index_dir)
     searcher = make_searcher(loaded, args.retriever)
     before = on_worker_thread(in_process, searcher, queries, args.k)
     hits = before.pop("top")

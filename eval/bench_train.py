@@ -120,8 +120,8 @@ def parse_args() -> argparse.Namespace:
 def training_file(args: argparse.Namespace, work: Path) -> Path:
     """Step 1 (cached): train qrels -> training file, with false positives added, cut for smoke runs."""
     from retriever.data.training_file import read_training_file, write_training_file
-    from retriever.train.config import ConvertConfig
-    from retriever.train.convert import convert
+    from retriever.mine.config import ConvertConfig
+    from retriever.mine.convert import convert
 
     full = (
         Path(args.train_file)
@@ -352,7 +352,7 @@ def scores_of(dataset, model: str | None, args: argparse.Namespace, tag: str) ->
     ``--hybrid``) on ``dataset``. ``{"metrics", "per_query"}`` per system; a trained model's scores are
     kept in its directory (never for smoke subsets), so a rerun does not evaluate it again."""
     from retriever.eval.config import EvalConfig
-    from retriever.eval.runner import evaluate
+    from retriever.eval.runner import evaluate_systems
 
     retrievers = ["bm25"] if model is None else ["dense"] + (["hybrid"] if args.hybrid else [])
     saved = Path(model or ".") / f"{tag}_len{args.eval_max_seq_length}_{'-'.join(retrievers)}.json"
@@ -366,7 +366,7 @@ def scores_of(dataset, model: str | None, args: argparse.Namespace, tag: str) ->
         cache_dir=str(Path(args.work) / "embedding-cache"),
         encoder={"max_seq_length": args.eval_max_seq_length},
     )
-    report = evaluate(config, dataset=dataset)
+    report = evaluate_systems(config, dataset, config.models, source=config.data)
     systems = {system.retriever: system for system in report.systems}
     first = systems[retrievers[0]]
     entry = {

@@ -42,8 +42,8 @@ def parse_args() -> argparse.Namespace:
 
 
 def training_file(args: argparse.Namespace, work: Path) -> Path:
-    from retriever.train.config import ConvertConfig
-    from retriever.train.convert import convert
+    from retriever.mine.config import ConvertConfig
+    from retriever.mine.convert import convert
 
     path = work / "train.jsonl"
     convert(ConvertConfig(data=args.data, output=path, negatives=args.hard_negatives))

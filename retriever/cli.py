@@ -19,11 +19,30 @@ from retriever.errors import RetrieverError
 
 app = typer.Typer(
     name="retriever",
-    help="Train, evaluate and serve dense retrievers: mine -> train -> eval -> index/serve/push.",
+    help="Train, evaluate and serve dense retrievers: judge -> mine -> train -> eval -> index -> serve -> push. "
+    "Every command takes --config RECIPE.yaml and --set key=value; options override both.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"retriever {version('retriever')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(
+        False, "--version", "-V", callback=_print_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Train, evaluate and serve dense retrievers."""
 
 
 def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -40,17 +59,18 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-# name -> "module:function"; each function is a typer command whose docstring is its --help text.
+# name -> "module:function", in pipeline order (the order of `retriever --help`); each function is a typer
+# command whose docstring is its --help text.
 COMMANDS: dict[str, str] = {
-    "eval": "retriever.eval.command:eval_command",
-    "run": "retriever.run_command:run_command",
-    "push": "retriever.push_command:push_command",
-    "index": "retriever.serve.command:index_command",
-    "serve": "retriever.serve.command:serve_command",
-    "train": "retriever.train.command:train_command",
-    "convert": "retriever.train.convert:convert_command",
-    "mine": "retriever.mine.command:mine_command",
     "judge": "retriever.judge.command:judge_command",
+    "mine": "retriever.mine.command:mine_command",
+    "train": "retriever.train.command:train_command",
+    "eval": "retriever.eval.command:eval_command",
+    "index": "retriever.index.command:index_command",
+    "serve": "retriever.serve.command:serve_command",
+    "push": "retriever.push_command:push_command",
+    "run": "retriever.run_command:run_command",
+    "convert": "retriever.mine.convert:convert_command",
 }
 
 

@@ -97,7 +97,7 @@ def stage_settings(recipe: Recipe, stage: str) -> dict[str, Any]:
     defaults: dict[str, Any] = {
         "train": {"output": str(recipe.output_dir / "model")},
         "eval": {"output": str(recipe.output_dir / "eval")},
-        "index": {"out": str(recipe.output_dir / "index")},
+        "index": {"output": str(recipe.output_dir / "index")},
     }.get(stage, {})
     if stage == "train" and recipe.mine is not None:
         defaults["data"] = str(mined_dir(recipe) / "train.jsonl")

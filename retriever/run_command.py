@@ -9,13 +9,14 @@ import typer
 
 from retriever.config import validate
 from retriever.errors import InputError
+from retriever.options import ConfigFile, Overrides
 from retriever.recipe import STAGES, Recipe, load_recipe, mined_dir, stage_settings
 
 
 def _stage_models() -> dict[str, type]:
     from retriever.eval.config import EvalConfig
+    from retriever.index.config import IndexBuildConfig
     from retriever.mine.config import MineConfig
-    from retriever.serve.config import IndexBuildConfig
     from retriever.train.config import TrainConfig
 
     return {"mine": MineConfig, "train": TrainConfig, "eval": EvalConfig, "index": IndexBuildConfig}
@@ -80,28 +81,47 @@ def run_recipe(
         Console().print(table(report))
         results["eval"] = report
     if "index" in configs:
-        from retriever.serve.index_dir import build_index
+        from retriever.index.directory import build_index
 
-        _banner("index", str(configs["index"].out))
+        _banner("index", str(configs["index"].output))
         results["index"] = build_index(configs["index"])
     if "serve" in configs:
         from retriever.serve.demo import ask_served_index
 
         _banner("serve", "sample queries against the served index")
-        results["serve"] = ask_served_index(configs["index"].out, configs["serve"])
+        results["serve"] = ask_served_index(configs["index"].output, configs["serve"])
     return results
 
 
 def run_command(
-    recipe: Annotated[Path, typer.Argument(help="Recipe YAML (see recipes/ and retriever.recipe).")],
+    recipe: Annotated[
+        Path | None,
+        typer.Argument(help="Recipe YAML (see recipes/ and retriever.recipe).", show_default=False),
+    ] = None,
     only: Annotated[
         list[str] | None,
-        typer.Option("--only", help="Run only this stage (repeatable): mine, train, eval, index, serve."),
+        typer.Option(
+            "--only",
+            help="Run only this stage (repeatable): mine, train, eval, index, serve.",
+            show_default="all",
+        ),
     ] = None,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Override a recipe field: section.field=value (dotted keys)."),
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Where every stage writes.", show_default="the recipe's, runs/<name>"
+        ),
     ] = None,
+    config: ConfigFile = None,
+    set_: Overrides = None,
 ) -> None:
-    """Run a recipe end to end: mine -> train -> eval -> index -> sample queries against the served index."""
-    run_recipe(recipe, only=only, overrides=set_)
+    """Run a recipe end to end: mine -> train -> eval -> index -> sample queries against the served index.
+
+    Example: retriever run recipes/quickstart.yaml --only eval --set eval.split=dev
+    """
+    if (recipe is None) == (config is None):
+        raise InputError("give the recipe once: as the RECIPE argument or as --config")
+    overrides = list(set_ or [])
+    if output is not None:
+        overrides.append(f"output={output}")
+    run_recipe(recipe or config, only=only, overrides=overrides)

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from retriever.data.dataset import Corpus, Dataset
-from retriever.eval.config import EvalConfig
+from retriever.data.loader import load_dataset
+from retriever.eval.config import EvalConfig, EvalSettings
 from retriever.eval.metrics import evaluate_run, read_trec_run
-from retriever.eval.runner import evaluate
+from retriever.eval.runner import evaluate, evaluate_systems
 from retriever.retrieval.config import FusionConfig
 from retriever.retrieval.encoder import Encoder
 from retriever.retrieval.fusion import fuse
@@ -110,7 +111,9 @@ def test_second_eval_reads_corpus_vectors_from_the_cache(beir, tmp_path, tiny_bi
 
 def test_in_memory_model_and_several_models_get_distinct_names(beir, tmp_path, tiny_bi_encoder):
     model = Encoder(str(tiny_bi_encoder), progress=False).model
-    report = evaluate(config(beir, tmp_path, cache=False), models=[model, str(tiny_bi_encoder)])
+    settings = config(beir, tmp_path, cache=False)
+    dataset = load_dataset(settings.data, settings.split)
+    report = evaluate_systems(settings, dataset, [model, str(tiny_bi_encoder)])
     names = [s.name for s in report.systems]
     assert names == ["dense:model", f"dense:{tiny_bi_encoder.name}"]
     assert report.systems[0].metrics == pytest.approx(report.systems[1].metrics)
@@ -126,10 +129,10 @@ def test_beir_style_ignores_identical_ids_by_default(tmp_path):
     dataset = Dataset(
         "argu", corpus, queries={"d1": "paris capital of france"}, qrels={"d1": {"d2": 1}}, split="test"
     )
-    report = evaluate(config(tmp_path, tmp_path, retrievers=["bm25"]), dataset=dataset)
+    report = evaluate_systems(config(tmp_path, tmp_path, retrievers=["bm25"]), dataset)
     assert report.style == "beir" and report.remove_self_hits
     assert next(iter(report.systems[0].run["d1"])) == "d2" and report.systems[0].metrics["MRR@10"] == 1.0
-    kept = evaluate(config(tmp_path, tmp_path, retrievers=["bm25"], remove_self_hits=False), dataset=dataset)
+    kept = evaluate_systems(config(tmp_path, tmp_path, retrievers=["bm25"], remove_self_hits=False), dataset)
     assert next(iter(kept.systems[0].run["d1"])) == "d1" and kept.systems[0].metrics["MRR@10"] == 0.5
     assert not kept.remove_self_hits
 
@@ -145,7 +148,7 @@ def test_queries_without_results_count_zero_and_are_reported(tmp_path):
         split="test",
     )
     out = tmp_path / "out"
-    report = evaluate(config(tmp_path, tmp_path, retrievers=["bm25"], output=str(out)), dataset=dataset)
+    report = evaluate_systems(config(tmp_path, tmp_path, retrievers=["bm25"], output=str(out)), dataset)
     (system,) = report.systems
     assert system.missing_queries == ["q2"] and system.per_query["q2"]["nDCG@10"] == 0.0
     assert system.metrics["nDCG@10"] == pytest.approx(0.5)
@@ -177,7 +180,7 @@ def test_answers_select_nq_accuracy_and_self_hits_can_be_removed(tmp_path):
         answers={"d2": ["berlin"], "q2": ["london"]},
         split="test",
     )
-    report = evaluate(config(tmp_path, tmp_path, retrievers=["bm25"]), dataset=dataset)
+    report = evaluate_systems(config(tmp_path, tmp_path, retrievers=["bm25"]), dataset)
     assert report.style == "nq"
     assert report.systems[0].metrics == {
         "Accuracy@1": 1.0,
@@ -185,8 +188,17 @@ def test_answers_select_nq_accuracy_and_self_hits_can_be_removed(tmp_path):
         "Accuracy@20": 1.0,
         "Accuracy@100": 1.0,
     }
-    without = evaluate(
-        config(tmp_path, tmp_path, retrievers=["bm25"], remove_self_hits=True), dataset=dataset
+    without = evaluate_systems(
+        config(tmp_path, tmp_path, retrievers=["bm25"], remove_self_hits=True), dataset
     )
     assert without.systems[0].metrics["Accuracy@1"] == 0.5  # d2's only answer-bearing passage is d2 itself
     assert "d2" in report.systems[0].run["d2"] and "d2" not in without.systems[0].run["d2"]
+
+
+def test_settings_without_inputs_evaluate_a_loaded_dataset(tmp_path):
+    """evaluate_systems takes the settings alone: the report holds no made-up dataset or model names."""
+    corpus = Corpus(ids=["d1", "d2"], titles=["", ""], texts=["paris capital of france", "berlin germany"])
+    dataset = Dataset("mine", corpus, queries={"q": "capital of france"}, qrels={"q": {"d1": 1}}, split="dev")
+    report = evaluate_systems(EvalSettings(retrievers=["bm25"], k=2), dataset)
+    assert report.systems[0].metrics["MRR@10"] == 1.0 and report.dataset["source"] is None
+    assert "data" not in report.config.model_dump() and "models" not in report.config.model_dump()

@@ -48,7 +48,9 @@ def built(tiny_bi_encoder, tmp_path_factory):
     root = tmp_path_factory.mktemp("index")
     data = write_dataset(root / "tiny-beir")
     out = root / "index"
-    result = cli("index", "--model", tiny_bi_encoder, "--data", data, "--out", out, "--bm25", "--no-cache")
+    result = cli(
+        "index", "--model", tiny_bi_encoder, "--data", data, "--out", out, "--bm25", "--no-cache"
+    )  # the old, hidden name of --output
     assert result.exit_code == 0, result.output
     return tiny_bi_encoder, data, out
 
@@ -83,12 +85,12 @@ def test_manifest_describes_model_index_and_corpus(built):
 
 def test_loaded_index_searches_like_in_process(built):
     from retriever.data.loader import load_dataset
+    from retriever.index.directory import load_index
     from retriever.retrieval.encoder import Encoder
     from retriever.retrieval.search import dense_search, index_corpus
-    from retriever.serve.index_dir import load_index_dir
 
     model, data, out = built
-    loaded = load_index_dir(out)
+    loaded = load_index(out)
     corpus = load_dataset(str(data)).corpus
     assert loaded.documents.ids == corpus.ids
     assert loaded.documents.get(["doc7", "doc0"]) == [
@@ -153,30 +155,30 @@ def test_bm25_serving_needs_a_bm25_index(copy_of):
 
 def test_index_refuses_a_non_empty_output_and_bad_settings(built, tmp_path):
     model, data, out = built
-    result = cli("index", "--model", model, "--data", data, "--out", out)
+    result = cli("index", "--model", model, "--data", data, "--output", out)
     assert result.exit_code == 2 and "not an empty directory" in result.output
-    result = cli("index", "--model", model, "--data", data, "--out", tmp_path / "x", "--index", "annoy")
+    result = cli("index", "--model", model, "--data", data, "--output", tmp_path / "x", "--index", "annoy")
     assert result.exit_code == 2 and "index.type" in result.output
     result = cli(
-        "index", "--model", model, "--data", data, "--out", tmp_path / "x", "--set", "index.hnsw_m=0"
+        "index", "--model", model, "--data", data, "--output", tmp_path / "x", "--set", "index.hnsw_m=0"
     )
     assert result.exit_code == 2 and "index.hnsw_m" in result.output
 
 
 def test_hnsw_index_with_override(built, tmp_path):
-    from retriever.serve.index_dir import load_index_dir
+    from retriever.index.directory import load_index
 
     model, data, _ = built
     out = tmp_path / "hnsw"
-    args = ("index", "--model", model, "--data", data, "--out", out, "--index", "hnsw", "--no-cache")
+    args = ("index", "--model", model, "--data", data, "--output", out, "--index", "hnsw", "--no-cache")
     result = cli(*args, "--set", "index.hnsw_m=8")
     assert result.exit_code == 0, result.output
-    loaded = load_index_dir(out)
+    loaded = load_index(out)
     assert loaded.manifest["index"]["params"]["hnsw_m"] == 8 and loaded.dense.config.type == "hnsw"
 
 
 def test_read_manifest_rejects_other_formats(copy_of):
-    from retriever.serve.index_dir import read_manifest
+    from retriever.index.directory import read_manifest
 
     manifest = json.loads((copy_of / "manifest.json").read_text())
     (copy_of / "manifest.json").write_text(json.dumps({**manifest, "format_version": 99}))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from retriever.errors import InputError
-from retriever.train.losses.registry import LOSS_NAMES, build_loss, loss_hparams
+from retriever.train.losses.registry import LOSS_NAMES, build_loss, loss_class, loss_hparams
 
 
 @pytest.mark.parametrize("name", LOSS_NAMES)
@@ -42,3 +42,31 @@ def test_bad_names_and_hparams_are_input_errors(name, hparams, field, message):
         build_loss(name, None, **hparams)
     assert err.value.field == field
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "name, mode", [("single", "first"), ("rand1lh", "draw_one"), ("jointlh", "all"), ("lsepair", "all")]
+)
+def test_each_loss_says_which_positives_its_batches_hold(name, mode, tiny_bi_encoder, tmp_path):
+    """The trainer plans batches from the loss class, cached variant included: rand1lh draws one positive per
+    query and epoch, single keeps the first, the multi-positive objectives all (up to max_positives)."""
+    from retriever.data.training_file import write_training_file
+    from retriever.train.config import TrainConfig
+    from retriever.train.trainer import prepare_data
+    from tests.test_train_batching import example
+
+    data = tmp_path / "train.jsonl"
+    write_training_file(data, [example(f"q{i}", ["a", "b", "c"], ["n"]) for i in range(4)])
+    for cached in (False, True):
+        config = TrainConfig(data=data, model=str(tiny_bi_encoder), loss=name, cached=cached, batch_size=2)
+        assert loss_class(("cached_" if cached else "") + name).positive_mode == mode
+        batches = prepare_data(config).plan.global_batches(epoch=0)
+        active = {len(group.positives) for batch in batches for group in batch}
+        assert active == ({1} if mode != "all" else {3})
+
+
+def test_cached_is_one_flag_not_a_second_loss_name(tmp_path):
+    from retriever.train.config import TrainConfig
+
+    with pytest.raises(ValueError, match="with cached: true"):
+        TrainConfig(data=tmp_path / "t.jsonl", loss="cached_lsepair")

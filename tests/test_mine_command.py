@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from retriever.cli import app
-from retriever.mine.command import build_config
+from retriever.mine.command import OPTIONS
 from tests.test_mine_pipeline import _write_dataset
 
 
@@ -30,7 +30,7 @@ def test_mine_command_runs_and_prints_the_eci_table(tmp_path, dataset_dir, tiny_
         "mine",
         "--data",
         str(dataset_dir),
-        "--out",
+        "--output",
         str(out),
         "--candidates",
         "bm25",
@@ -68,7 +68,7 @@ def test_mine_command_runs_and_prints_the_eci_table(tmp_path, dataset_dir, tiny_
 )
 def test_bad_input_is_one_error_line_and_exit_2(tmp_path, dataset_dir, extra, message):
     extra = [str(dataset_dir) if part == "DATA" else part for part in extra]
-    result = CliRunner().invoke(app, ["mine", "--out", str(tmp_path / "o"), *extra])
+    result = CliRunner().invoke(app, ["mine", "--output", str(tmp_path / "o"), *extra])
     assert result.exit_code == 2, result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0]
@@ -77,6 +77,6 @@ def test_bad_input_is_one_error_line_and_exit_2(tmp_path, dataset_dir, extra, me
 def test_recipe_then_overrides_then_options(tmp_path):
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text("mine:\n  data: d\n  candidates: {bi_encoder: m, depth: 50}\n  negatives: {count: 3}\n")
-    config = build_config(recipe, {"depth": 20}, ["negatives.count=5", "strategy=teacher"])
+    config = OPTIONS.build({"depth": 20}, config=recipe, overrides=["negatives.count=5", "strategy=teacher"])
     assert (config.candidates.depth, config.negatives.count, config.strategy) == (20, 5, "teacher")
     assert config.candidates.bi_encoder == "m" and config.sources() == ["bm25"]

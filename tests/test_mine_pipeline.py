@@ -17,7 +17,7 @@ import pytest
 
 from retriever.data.training_file import read_training_file
 from retriever.errors import InputError, RetrieverError
-from retriever.mine.command import build_config
+from retriever.mine.command import OPTIONS
 from retriever.mine.config import MineConfig
 from retriever.mine.pipeline import mine
 from tests.fake_openai import FakeOpenAI, grade_of
@@ -318,11 +318,17 @@ def test_bad_input_is_one_line_error(tmp_path, dataset_dir, tiny_bi_encoder):
     with pytest.raises(InputError, match="unknown split"):
         mine(_config(dataset_dir, tiny_bi_encoder, split="test", strategy="bm25"), tmp_path / "o2")
     with pytest.raises(InputError, match="bi-encoder"):
-        build_config(None, {"data": str(dataset_dir), "strategy": "dense", "teacher": "ce"}, [])
+        OPTIONS.build(
+            {"data": str(dataset_dir), "strategy": "dense", "teacher": "ce"}, config=None, overrides=[]
+        )
     with pytest.raises(InputError, match="no teacher"):
-        build_config(None, {"data": str(dataset_dir), "strategy": "auto"}, [])
+        OPTIONS.build({"data": str(dataset_dir), "strategy": "auto"}, config=None, overrides=[])
     # auto chooses among what the given candidates and teacher allow: no bi-encoder, no dense strategies
-    lexical = build_config(None, {"data": str(dataset_dir), "candidates": "bm25", "teacher": "ce"}, [])
+    lexical = OPTIONS.build(
+        {"data": str(dataset_dir), "candidates": ["bm25"], "teacher": "ce"}, config=None, overrides=[]
+    )
     assert lexical.strategies() == ("bm25", "teacher") and lexical.sources() == ["bm25"]
     with pytest.raises(InputError, match="judge"):
-        build_config(None, {"data": str(dataset_dir), "judge": "openai", "bi_encoder": "x"}, [])
+        OPTIONS.build(
+            {"data": str(dataset_dir), "judge": "openai", "bi_encoder": "x"}, config=None, overrides=[]
+        )

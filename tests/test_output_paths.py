@@ -35,9 +35,19 @@ def test_every_writing_command_refuses_a_bad_output_first(tmp_path, tiny_bi_enco
     training = write_tiny_training_file(tmp_path / "train.jsonl")
     commands = {
         "eval": ["eval", "--data", data, "--retriever", "bm25", "--output", out],
-        "mine": ["mine", "--data", data, "--out", out, "--bi-encoder", tiny_bi_encoder, "--strategy", "bm25"],
+        "mine": [
+            "mine",
+            "--data",
+            data,
+            "--output",
+            out,
+            "--bi-encoder",
+            tiny_bi_encoder,
+            "--strategy",
+            "bm25",
+        ],
         "train": ["train", "--data", training, "--model", tiny_bi_encoder, "--output", out],
-        "index": ["index", "--model", tiny_bi_encoder, "--data", data, "--out", out],
+        "index": ["index", "--model", tiny_bi_encoder, "--data", data, "--output", out],
         "push": ["push", tiny_bi_encoder, "--repo-id", "me/model", "--dry-run", "--output", out],
     }
     if target == "under-file":

@@ -45,7 +45,7 @@ def test_stages_chain_through_the_output_directory(tmp_path):
     assert evaluation["models"] == ["some/model", str(tmp_path / "run" / "model")]
     assert evaluation["output"] == str(tmp_path / "run" / "eval")
     index = stage_settings(recipe, "index")
-    assert index["model"] == str(tmp_path / "run" / "model") and index["out"] == str(
+    assert index["model"] == str(tmp_path / "run" / "model") and index["output"] == str(
         tmp_path / "run" / "index"
     )
 

@@ -3,7 +3,8 @@
 One JSON object per query per line (readable by ``datasets.load_dataset("json", data_files=...)``)::
 
     {"query_id": str, "query": str,
-     "positives": [{"id": str, "text": str, "source": "qrels|llm|...", "score": float|null}],
+     "positives": [{"id": str, "text": str, "source": "qrels|llm|...",
+                    "grade": int|null, "teacher_score": float|null}],
      "negatives": [{"id": str, "text": str, "source": "bm25|dense|...",
                     "retriever_score": float|null, "teacher_score": float|null}]}
 
@@ -27,12 +28,26 @@ class _Record(BaseModel):
 
 
 class Positive(_Record):
-    """A relevant passage; ``source`` says who judged it (``qrels`` for humans, ``llm`` for a judge)."""
+    """A relevant passage; ``source`` says who judged it (``qrels`` for humans, ``llm`` for a judge),
+    ``grade`` the relevance grade they gave (when the file's maker knew it) and ``teacher_score`` the
+    teacher's score of the pair (``retriever mine``), as for negatives.
+
+    Files written before these two fields carry ``score`` instead, which meant the grade in ``convert``
+    files and the teacher score in ``mine`` files; it is read and dropped (training never used it).
+    """
 
     id: str
     text: str
     source: str = "qrels"
-    score: float | None = None
+    grade: int | None = None
+    teacher_score: float | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_legacy_score(cls, data: object) -> object:
+        if isinstance(data, dict) and "score" in data:
+            data = {key: value for key, value in data.items() if key != "score"}
+        return data
 
     @field_validator("text")
     @classmethod

@@ -1,155 +1,134 @@
-"""``retriever eval``: the typer command over :func:`retriever.eval.runner.evaluate`.
-
-Options left unset fall back to the :class:`~retriever.eval.config.EvalConfig` defaults (shown in ``--help``),
-so the config models stay the one place where defaults live.
-"""
+"""``retriever eval``: the typer command over :func:`retriever.eval.runner.evaluate`."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-import typer
-
-from retriever.config import validate
 from retriever.eval.config import EvalConfig
-from retriever.retrieval.config import BM25Config, EncoderConfig, FusionConfig
+from retriever.options import CommandOptions, ConfigFile, Overrides
 
-
-def _default(model: type, name: str) -> str:
-    return f"(default: {model.model_fields[name].default!r})"
-
-
-def _given(**values: Any) -> dict[str, Any]:
-    """The options the user set (typer gives None for the others)."""
-    return {key: value for key, value in values.items() if value is not None}
+OPTIONS = CommandOptions(EvalConfig, section="eval")
+option = OPTIONS.option
 
 
 def eval_command(
+    data: Annotated[
+        str | None, option("--data", "-d", help="Dataset directory (BEIR, MS MARCO, DPR) or name.")
+    ] = None,
     model: Annotated[
         list[str] | None,
-        typer.Option("--model", "-m", help="Bi-encoder name or path; repeat to compare several models."),
+        option("--model", "-m", field="models", help="Bi-encoder name or path; repeat to compare models."),
     ] = None,
-    data: Annotated[
-        str, typer.Option("--data", "-d", help="Dataset directory (BEIR, MS MARCO, DPR) or name.")
-    ] = ...,
     split: Annotated[
-        str | None, typer.Option(help="qrels split (default: test, or the only split present).")
+        str | None, option("--split", help="qrels split.", default="test, or the only split present")
     ] = None,
     retriever: Annotated[
         list[str] | None,
-        typer.Option("--retriever", "-r", help="dense, bm25 or hybrid; repeat for several (default: dense)."),
+        option("--retriever", "-r", field="retrievers", help="dense, bm25 or hybrid; repeat for several."),
     ] = None,
-    index: Annotated[str | None, typer.Option(help="FAISS index: flat (exact), hnsw or ivfpq.")] = None,
+    index: Annotated[
+        str | None, option("--index", field="index.type", help="FAISS index: flat (exact), hnsw or ivfpq.")
+    ] = None,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Directory for run.trec, report.json, report.md.")
+        Path | None, option("--output", "-o", help="Directory for run.trec, report.json and report.md.")
     ] = None,
-    k: Annotated[
-        int | None, typer.Option(help=f"Documents retrieved per query {_default(EvalConfig, 'k')}.")
-    ] = None,
-    batch_size: Annotated[
-        int | None, typer.Option(help=f"Texts per forward pass {_default(EncoderConfig, 'batch_size')}.")
-    ] = None,
+    k: Annotated[int | None, option("--k", help="Documents retrieved per query (run depth).")] = None,
+    encode_batch_size: Annotated[int | None, OPTIONS.common("--encode-batch-size", "encoder.")] = None,
     max_seq_length: Annotated[
-        int | None, typer.Option(help="Truncate inputs to this many tokens (default: the model's limit).")
+        int | None,
+        OPTIONS.common("--max-seq-length", "encoder."),
     ] = None,
-    query_prompt: Annotated[str | None, typer.Option(help="Prefix for queries, e.g. 'query: ' (E5).")] = None,
+    query_prompt: Annotated[
+        str | None,
+        OPTIONS.common("--query-prompt", "encoder."),
+    ] = None,
     document_prompt: Annotated[
-        str | None, typer.Option(help="Prefix for documents, e.g. 'passage: ' (E5).")
+        str | None,
+        OPTIONS.common("--document-prompt", "encoder."),
     ] = None,
     title_separator: Annotated[
         str | None,
-        typer.Option(
-            help=f"Joins title and text (encoder and BM25) {_default(EncoderConfig, 'title_separator')}."
+        option(
+            "--title-separator",
+            field=("encoder.title_separator", "bm25.title_separator"),
+            help="Joins title and text (encoder and BM25).",
         ),
     ] = None,
     bm25_k1: Annotated[
-        float | None, typer.Option(help=f"BM25 term-frequency saturation {_default(BM25Config, 'k1')}.")
+        float | None, option("--bm25-k1", field="bm25.k1", help="BM25 term-frequency saturation.")
     ] = None,
     bm25_b: Annotated[
-        float | None, typer.Option(help=f"BM25 length normalisation {_default(BM25Config, 'b')}.")
+        float | None, option("--bm25-b", field="bm25.b", help="BM25 length normalisation.")
     ] = None,
     bm25_method: Annotated[
         str | None,
-        typer.Option(help=f"lucene, robertson, atire, bm25l or bm25+ {_default(BM25Config, 'method')}."),
+        option("--bm25-method", field="bm25.method", help="lucene, robertson, atire, bm25l or bm25+."),
     ] = None,
     bm25_backend: Annotated[
-        str | None, typer.Option(help=f"bm25s, rank_bm25 or pyserini {_default(BM25Config, 'backend')}.")
+        str | None, option("--bm25-backend", field="bm25.backend", help="bm25s, rank_bm25 or pyserini.")
     ] = None,
     fusion: Annotated[
-        str | None,
-        typer.Option(help=f"Hybrid fusion: rrf or interpolation {_default(FusionConfig, 'method')}."),
+        str | None, option("--fusion", field="fusion.method", help="Hybrid fusion: rrf or interpolation.")
     ] = None,
     alpha: Annotated[
-        float | None,
-        typer.Option(help=f"Interpolation weight of the dense run {_default(FusionConfig, 'alpha')}."),
+        float | None, option("--alpha", field="fusion.alpha", help="Interpolation weight of the dense run.")
     ] = None,
     style: Annotated[
-        str | None, typer.Option(help="Metric set: auto, beir, msmarco or nq (default: auto, from the data).")
+        str | None, option("--style", help="Metric set: auto (from the data), beir, msmarco or nq.")
     ] = None,
     metric: Annotated[
-        list[str] | None, typer.Option("--metric", help="A metric replacing the style's set (repeatable).")
+        list[str] | None,
+        option(
+            "--metric",
+            field="metrics",
+            help="A metric replacing the style's set (repeatable).",
+            default="the style's",
+        ),
     ] = None,
     relevance_threshold: Annotated[
-        int | None, typer.Option(help="Lowest relevant grade for binary metrics (default: by style).")
+        int | None,
+        option("--relevance-threshold", help="Lowest relevant grade for binary metrics.", default="by style"),
     ] = None,
     remove_self_hits: Annotated[
         bool | None,
-        typer.Option(
+        option(
             "--remove-self-hits/--keep-self-hits",
-            help="Drop hits whose doc id equals the query id (default: on in BEIR style, as BEIR and MTEB).",
+            help="Drop hits whose doc id equals the query id (as BEIR and MTEB).",
+            default="remove in BEIR style",
         ),
     ] = None,
     cache: Annotated[
-        bool | None, typer.Option("--cache/--no-cache", help="Use the on-disk embedding cache (default: on).")
+        bool | None, option("--cache/--no-cache", help="Read and write the on-disk embedding cache.")
     ] = None,
     cache_dir: Annotated[
-        Path | None, typer.Option(help="Cache root (default: $RETRIEVER_CACHE_HOME or ~/.cache/retriever).")
+        Path | None,
+        option(
+            "--cache-dir", help="Embedding cache root.", default="$RETRIEVER_CACHE_HOME or ~/.cache/retriever"
+        ),
     ] = None,
-    device: Annotated[str | None, typer.Option(help="torch device (default: cuda when available).")] = None,
-    precision: Annotated[
+    device: Annotated[
         str | None,
-        typer.Option(help=f"Encoding precision: fp32 or bf16 {_default(EncoderConfig, 'precision')}."),
+        OPTIONS.common("--device", "encoder."),
     ] = None,
+    precision: Annotated[str | None, OPTIONS.common("--precision", "encoder.")] = None,
+    config: ConfigFile = None,
+    set_: Overrides = None,
 ) -> None:
-    """Evaluate dense, BM25 and hybrid retrieval on a dataset: prints a table, writes runs and reports."""
+    """Evaluate dense, BM25 and hybrid retrieval on a dataset: prints a table, writes runs and reports.
+
+    Example: retriever eval --data scifact --model sentence-transformers/all-MiniLM-L6-v2 -r dense -r hybrid
+    --output runs/eval
+    """
     from rich.console import Console
 
     from retriever.eval.report import table
     from retriever.eval.runner import evaluate
 
-    encoder = _given(
-        batch_size=batch_size,
-        max_seq_length=max_seq_length,
-        query_prompt=query_prompt,
-        document_prompt=document_prompt,
-        title_separator=title_separator,
-        device=device,
-        precision=precision,
-    )
-    bm25 = _given(
-        backend=bm25_backend, method=bm25_method, k1=bm25_k1, b=bm25_b, title_separator=title_separator
-    )
-    settings = _given(
-        data=data,
-        split=split,
-        models=model or None,
-        retrievers=retriever or None,
-        k=k,
-        encoder=encoder,
-        index=_given(type=index),
-        bm25=bm25,
-        fusion=_given(method=fusion, alpha=alpha),
-        style=style,
-        metrics=metric or None,
-        relevance_threshold=relevance_threshold,
-        remove_self_hits=remove_self_hits,
-        cache=cache,
-        cache_dir=None if cache_dir is None else str(cache_dir),
-        output=None if output is None else str(output),
-    )
-    report = evaluate(validate(EvalConfig, settings))
+    settings = OPTIONS.build(locals(), config=config, overrides=set_)
+    report = evaluate(settings)
     console = Console()
     console.print(table(report))
-    if output is not None:
+    if settings.output is not None:
+        output = Path(settings.output)
         console.print(f"wrote {output / 'report.json'}, {output / 'report.md'} and the run file(s)")

@@ -31,15 +31,11 @@ STYLE_METRICS: dict[str, list[str]] = {
 ANSWER_KS = (1, 5, 20, 100)
 
 
-class EvalConfig(StrictModel):
-    """What to evaluate, on what, and how (see the module doc for the metric sets)."""
+class EvalSettings(StrictModel):
+    """How to evaluate (see the module doc for the metric sets): everything but the inputs, which
+    :class:`EvalConfig` adds; :func:`retriever.eval.runner.evaluate_systems` takes these with a loaded
+    dataset and models."""
 
-    data: str = Field(description="Dataset directory or name (see retriever.data.load_dataset).")
-    split: str | None = Field(None, description="qrels split; None: test, or the only split present.")
-    models: list[str] = Field(
-        default_factory=list,
-        description="Bi-encoder names or paths; dense and hybrid need one (here or passed to evaluate()).",
-    )
     retrievers: list[RetrieverName] = Field(
         default_factory=lambda: ["dense"], description="Systems to run: dense, bm25 and/or hybrid."
     )
@@ -64,9 +60,19 @@ class EvalConfig(StrictModel):
     output: str | None = Field(None, description="Directory for run.trec, report.json and report.md.")
 
     @model_validator(mode="after")
-    def _check(self) -> EvalConfig:
+    def _check(self) -> EvalSettings:
         if not self.retrievers:
             raise ValueError("at least one retriever is needed (dense, bm25 or hybrid)")
         if len(set(self.retrievers)) != len(self.retrievers):
             raise ValueError(f"retrievers are repeated: {self.retrievers}")
         return self
+
+
+class EvalConfig(EvalSettings):
+    """What to evaluate and on what (the dataset and the models, by name or path), and how."""
+
+    data: str = Field(description="Dataset directory or name (see retriever.data.load_dataset).")
+    split: str | None = Field(None, description="qrels split; None: test, or the only split present.")
+    models: list[str] = Field(
+        default_factory=list, description="Bi-encoder names or paths; dense and hybrid need one."
+    )

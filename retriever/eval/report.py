@@ -16,7 +16,7 @@
       "dataset": {"name", "source", "split", "fingerprint", "counts": {documents, queries, qrels, answers}},
       "evaluation": {"style": "beir|msmarco|nq", "metrics": [...], "relevance_threshold": 1,
                      "remove_self_hits": true},   # as applied (BEIR style: on unless configured off)
-      "config": {...every EvalConfig field, defaults included...},
+      "config": {...every EvalConfig (or EvalSettings) field, defaults included...},
       "versions": {"python", "torch", "sentence-transformers", "faiss-cpu", "bm25s", ...}
     }
 

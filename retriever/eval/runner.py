@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from retriever.data.dataset import Dataset, Run
 from retriever.errors import InputError
-from retriever.eval.config import ANSWER_KS, STYLE_METRICS, EvalConfig
+from retriever.eval.config import ANSWER_KS, STYLE_METRICS, EvalConfig, EvalSettings
 from retriever.outputs import require_output_dir
 from retriever.provenance import library_versions
 
@@ -52,7 +52,7 @@ class SystemResult:
 class EvalReport:
     """Everything ``report.json`` holds (see :mod:`retriever.eval.report` for the schema)."""
 
-    config: EvalConfig
+    config: EvalSettings  # an EvalConfig (inputs included) when run by evaluate()
     dataset: dict[str, Any]
     style: str
     metric_names: list[str]
@@ -78,22 +78,24 @@ class Timer:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
 
 
-def resolve_style(config: EvalConfig, dataset: Dataset) -> str:
+def resolve_style(config: EvalSettings, dataset: Dataset, source: str | None = None) -> str:
     """``config.style``, or for ``auto``: nq when the dataset has answers, msmarco for MS MARCO / TREC DL
-    layouts or names, else beir."""
+    layouts or names (of the dataset, or of ``source``, the path or name it was loaded from), else beir."""
     if config.style != "auto":
         return config.style
     if dataset.answers:
         return "nq"
     from retriever.data.msmarco import is_msmarco
 
-    path = Path(config.data).expanduser()
-    if (path.is_dir() and is_msmarco(path)) or MSMARCO_NAME.search(f"{config.data} {dataset.name}"):
+    path = Path(source).expanduser() if source else None
+    if (path is not None and path.is_dir() and is_msmarco(path)) or MSMARCO_NAME.search(
+        f"{source or ''} {dataset.name}"
+    ):
         return "msmarco"
     return "beir"
 
 
-def metric_plan(config: EvalConfig, dataset: Dataset, style: str) -> tuple[list[str], int]:
+def metric_plan(config: EvalSettings, dataset: Dataset, style: str) -> tuple[list[str], int]:
     """(qrels metric names, relevance threshold) for ``style``, unless the config overrides them."""
     graded = any(grade >= 2 for docs in dataset.qrels.values() for grade in docs.values())
     threshold = config.relevance_threshold or (2 if style == "msmarco" and graded else 1)
@@ -117,11 +119,11 @@ def _system_name(retriever: str, label: str | None, several_models: bool) -> str
 class _Evaluation:
     """One call of :func:`evaluate`: holds the dataset, shared indexes and runs while systems are built."""
 
-    def __init__(self, config: EvalConfig, dataset: Dataset) -> None:
+    def __init__(self, config: EvalSettings, dataset: Dataset, source: str | None) -> None:
         self.config = config
         self.dataset = dataset
         self.queries = dataset.judged_queries()
-        self.style = resolve_style(config, dataset)
+        self.style = resolve_style(config, dataset, source)
         self.metric_names, self.threshold = metric_plan(config, dataset, self.style)
         self.remove_self_hits = (
             config.remove_self_hits if config.remove_self_hits is not None else self.style == "beir"
@@ -191,29 +193,37 @@ class _Evaluation:
         )
 
 
-def evaluate(
-    config: EvalConfig,
-    *,
-    dataset: Dataset | None = None,
-    models: Sequence[str | SentenceTransformer] | None = None,
-) -> EvalReport:
-    """Run and score every system of ``config``; write the outputs when ``config.output`` is set.
-
-    ``dataset`` skips loading ``config.data``; ``models`` (names, paths or loaded SentenceTransformers)
-    replaces ``config.models``.
-    """
+def evaluate(config: EvalConfig) -> EvalReport:
+    """Load ``config.data`` (its ``split``) and evaluate ``config.models`` on it (:func:`evaluate_systems`)."""
     from retriever.data.loader import load_dataset
+
+    if config.output:
+        require_output_dir(config.output)
+    timer = Timer()
+    with timer("load_data"):
+        dataset = load_dataset(config.data, config.split)
+    return evaluate_systems(config, dataset, config.models, source=config.data, timer=timer)
+
+
+def evaluate_systems(
+    config: EvalSettings,
+    dataset: Dataset,
+    models: Sequence[str | SentenceTransformer] = (),
+    *,
+    source: str | None = None,
+    timer: Timer | None = None,
+) -> EvalReport:
+    """Run and score every system of ``config`` on a loaded ``dataset`` with ``models`` (names, paths or
+    loaded SentenceTransformers); write the outputs when ``config.output`` is set. ``source`` is where the
+    dataset came from (recorded in the report, and read for the MS MARCO layout by ``style: auto``)."""
     from retriever.retrieval.encoder import Encoder
     from retriever.retrieval.fusion import fuse
 
     if config.output:
         require_output_dir(config.output)
-    timer = Timer()
-    if dataset is None:
-        with timer("load_data"):
-            dataset = load_dataset(config.data, config.split)
-    evaluation = _Evaluation(config, dataset)
-    model_list = list(models) if models is not None else list(config.models)
+    timer = timer or Timer()
+    evaluation = _Evaluation(config, dataset, source)
+    model_list = list(models)
     dense_wanted = set(config.retrievers) & {"dense", "hybrid"}
     if dense_wanted and not model_list:
         raise InputError("dense and hybrid retrieval need at least one model (--model)", field="models")
@@ -250,7 +260,7 @@ def evaluate(
     ]
     report = EvalReport(
         config=config,
-        dataset=describe_dataset(dataset, config, len(evaluation.queries)),
+        dataset=describe_dataset(dataset, source, len(evaluation.queries)),
         style=evaluation.style,
         metric_names=evaluation.metric_names + (ACCURACY_NAMES if evaluation.style == "nq" else []),
         relevance_threshold=evaluation.threshold,
@@ -266,11 +276,11 @@ def evaluate(
     return report
 
 
-def describe_dataset(dataset: Dataset, config: EvalConfig, evaluated_queries: int) -> dict[str, Any]:
-    """Name, split, corpus fingerprint and counts for the report."""
+def describe_dataset(dataset: Dataset, source: str | None, evaluated_queries: int) -> dict[str, Any]:
+    """Name, source, split, corpus fingerprint and counts for the report."""
     return {
         "name": dataset.name,
-        "source": config.data,
+        "source": source,
         "split": dataset.split,
         "fingerprint": dataset.corpus.fingerprint,
         "counts": {

@@ -3,122 +3,161 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from retriever.config import config_from_sources
+from retriever.errors import InputError
 from retriever.mine.config import MineConfig
+from retriever.options import CommandOptions, ConfigFile, Overrides
 
-# command option -> dotted MineConfig field
-_FIELDS = {
-    "data": "data",
-    "split": "split",
-    "max_queries": "max_queries",
-    "candidates": "candidates.sources",
-    "depth": "candidates.depth",
-    "bi_encoder": "candidates.bi_encoder",
-    "teacher": "teacher.model",
-    "judge": "judge.kind",
-    "judge_base_url": "judge.base_url",
-    "judge_model": "judge.model",
-    "judge_prompt": "judge.prompt",
-    "judge_depth": "judge.judge_depth",
-    "judge_concurrency": "judge.concurrency",
-    "grade_threshold": "positives.grade_threshold",
-    "conflict": "positives.conflict",
-    "negatives": "negatives.count",
-    "range_min": "negatives.range_min",
-    "range_max": "negatives.range_max",
-    "sampling": "negatives.sampling",
-    "seed": "negatives.seed",
-    "strategy": "strategy",
-}
-
-
-def build_config(recipe: Path | None, options: dict[str, Any], overrides: list[str]) -> MineConfig:
-    """Recipe (its ``mine:`` mapping, or the whole file) <- ``--set`` overrides <- explicit options."""
-    given = {field: options.get(option) for option, field in _FIELDS.items()}
-    if given["candidates.sources"] is not None:
-        given["candidates.sources"] = [
-            part.strip() for part in given["candidates.sources"].split(",") if part.strip()
-        ]
-    return config_from_sources(MineConfig, recipe=recipe, section="mine", overrides=overrides, options=given)
+OPTIONS = CommandOptions(MineConfig, section="mine")
+option = OPTIONS.option
 
 
 def mine_command(
-    out: Annotated[
-        Path, typer.Option(help="Output directory: train.jsonl, manifest.json, checkpoints, caches.")
-    ],
-    data: Annotated[
-        str | None, typer.Option(help="Dataset directory or name (BEIR, MS MARCO, DPR, hub).")
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Output directory: train.jsonl, manifest.json, checkpoints, caches."
+        ),
     ] = None,
-    split: Annotated[str | None, typer.Option(help="Split whose qrels give the training queries.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", hidden=True, help="Old name of --output.")] = None,
+    data: Annotated[
+        str | None, option("--data", "-d", help="Dataset directory or name (BEIR, MS MARCO, DPR, hub).")
+    ] = None,
+    split: Annotated[
+        str | None, option("--split", help="Split whose qrels give the training queries.")
+    ] = None,
     max_queries: Annotated[
-        int | None, typer.Option(help="Mine only the first N queries (smoke runs).")
+        int | None, option("--max-queries", help="Mine only the first N queries (smoke runs).", default="all")
     ] = None,
     candidates: Annotated[
-        str | None,
-        typer.Option(help="Candidate sources, comma-separated: bm25, dense (strategies add theirs)."),
+        list[str] | None,
+        option(
+            "--candidates",
+            field="candidates.sources",
+            help="Candidate source, repeatable: bm25, dense (strategies add theirs).",
+        ),
     ] = None,
     depth: Annotated[
-        int | None, typer.Option(help="Candidates per source and query, positives apart.")
+        int | None, option("--depth", field="candidates.depth", help="Candidates per source and query.")
     ] = None,
     bi_encoder: Annotated[
         str | None,
-        typer.Option(help="Bi-encoder for dense candidates (and the teacher when --teacher is unset)."),
+        option(
+            "--bi-encoder",
+            field="candidates.bi_encoder",
+            help="Bi-encoder for dense candidates (and the teacher when --teacher is unset).",
+        ),
+    ] = None,
+    max_seq_length: Annotated[
+        int | None,
+        OPTIONS.common("--max-seq-length", "candidates.encoder."),
+    ] = None,
+    device: Annotated[
+        str | None,
+        OPTIONS.common("--device", "candidates.encoder."),
     ] = None,
     teacher: Annotated[
-        str | None, typer.Option(help="Cross-encoder teacher (raw logits); unset: bi-encoder cosine.")
+        str | None,
+        option(
+            "--teacher",
+            field="teacher.model",
+            help="Cross-encoder teacher (raw logits).",
+            default="bi-encoder cosine",
+        ),
     ] = None,
     judge: Annotated[
-        str | None, typer.Option(help="LLM judge: none, openai (any compatible endpoint) or hf.")
+        str | None,
+        OPTIONS.common("--judge", "judge."),
     ] = None,
     judge_base_url: Annotated[
-        str | None, typer.Option(help="OpenAI-compatible base URL ending in /v1; key from $OPENAI_API_KEY.")
+        str | None,
+        OPTIONS.common("--judge-base-url", "judge."),
     ] = None,
     judge_model: Annotated[
-        str | None, typer.Option(help="Judge model name (openai) or local path (hf).")
+        str | None,
+        OPTIONS.common("--judge-model", "judge."),
     ] = None,
     judge_prompt: Annotated[
-        str | None, typer.Option(help="pointwise (grade 0-3), graded (TREC assessor scale 0-3) or listwise.")
+        str | None,
+        OPTIONS.common("--judge-prompt", "judge."),
     ] = None,
     judge_depth: Annotated[
-        int | None, typer.Option(help="Best candidates by teacher score judged per query.")
+        int | None,
+        option(
+            "--judge-depth",
+            field="judge.judge_depth",
+            help="Best candidates by teacher score judged per query.",
+        ),
     ] = None,
-    judge_concurrency: Annotated[int | None, typer.Option(help="Judge calls in flight at once.")] = None,
+    judge_concurrency: Annotated[
+        int | None,
+        OPTIONS.common("--judge-concurrency", "judge."),
+    ] = None,
     grade_threshold: Annotated[
-        int | None, typer.Option(help="LLM grade (0-3) that makes a positive.")
+        int | None,
+        option(
+            "--grade-threshold",
+            field="positives.grade_threshold",
+            help="LLM grade (0-3) that makes a positive.",
+        ),
     ] = None,
     conflict: Annotated[
-        str | None, typer.Option(help="A qrels positive the LLM grades below threshold: qrels_wins or drop.")
+        str | None,
+        option(
+            "--conflict",
+            field="positives.conflict",
+            help="A qrels positive the LLM grades below threshold: qrels_wins or drop.",
+        ),
     ] = None,
-    negatives: Annotated[int | None, typer.Option(help="Hard negatives per query.")] = None,
-    range_min: Annotated[int | None, typer.Option(help="Skip this many top-ranked candidates.")] = None,
-    range_max: Annotated[int | None, typer.Option(help="Consider candidates ranked below this only.")] = None,
+    negatives: Annotated[
+        int | None, option("--negatives", field="negatives.count", help="Hard negatives per query.")
+    ] = None,
+    range_min: Annotated[
+        int | None,
+        option("--range-min", field="negatives.range_min", help="Skip this many top-ranked candidates."),
+    ] = None,
+    range_max: Annotated[
+        int | None,
+        option(
+            "--range-max",
+            field="negatives.range_max",
+            help="Consider candidates ranked below this only.",
+            default="all",
+        ),
+    ] = None,
     sampling: Annotated[
-        str | None, typer.Option(help="top (best ranked) or random (seeded) negatives.")
+        str | None,
+        option("--sampling", field="negatives.sampling", help="top (best ranked) or random (seeded)."),
     ] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed of random negative sampling.")] = None,
+    seed: Annotated[
+        int | None, option("--seed", field="negatives.seed", help="Seed of random negative sampling.")
+    ] = None,
     strategy: Annotated[
-        str | None, typer.Option(help="Negatives from: auto (highest ECI), bm25, dense, teacher or hybrid.")
+        str | None,
+        option("--strategy", help="Negatives from: auto (highest ECI), bm25, dense, teacher or hybrid."),
     ] = None,
-    config: Annotated[
-        Path | None, typer.Option(help="Recipe YAML (its `mine:` mapping, or a flat one).")
-    ] = None,
-    set_: Annotated[
-        list[str] | None, typer.Option("--set", help="Override a recipe field: key=value (dotted keys).")
-    ] = None,
+    config: ConfigFile = None,
+    set_: Overrides = None,
 ) -> None:
-    """Mine multi-positive training data with ECI-scored hard negatives; rerun the same command to resume."""
-    options = {name: value for name, value in locals().items() if name in _FIELDS}
-    mine_config = build_config(config, options, set_ or [])
-    from retriever.mine.pipeline import mine
+    """Mine multi-positive training data with ECI-scored hard negatives; rerun the same command to resume.
 
-    manifest = mine(mine_config, out)
+    Example: retriever mine --data scifact --split train --bi-encoder sentence-transformers/all-MiniLM-L6-v2
+    --negatives 8 --output runs/mined
+    """
+    output = output or out
+    if output is None:
+        raise InputError(
+            "missing option --output: the directory for train.jsonl and manifest.json", field="output"
+        )
+    mine_config = OPTIONS.build(locals(), config=config, overrides=set_)
     from rich.console import Console
 
+    from retriever.mine.pipeline import mine
     from retriever.mine.summary import eci_table
 
+    manifest = mine(mine_config, output)
     Console().print(eci_table(manifest))
-    typer.echo(f"wrote {manifest['counts']['examples']} examples to {out / 'train.jsonl'}")
+    typer.echo(f"wrote {manifest['counts']['examples']} examples to {output / 'train.jsonl'}")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from retriever.config import StrictModel
-from retriever.retrieval.config import BM25Config, EncoderConfig, FusionConfig, IndexConfig
+from retriever.retrieval.config import BM25Config, EncoderConfig, FusionConfig, IndexConfig, TitleSeparator
 
 Source = Literal["bm25", "dense"]
 Strategy = Literal["bm25", "dense", "teacher", "hybrid"]
@@ -160,3 +161,18 @@ class MineConfig(StrictModel):
         if self.teacher.model is None and not self.candidates.bi_encoder:
             raise _invalid("no teacher: give a cross-encoder (--teacher) or a bi-encoder (--bi-encoder)")
         return self
+
+
+class ConvertConfig(StrictModel):
+    """``retriever convert``: a dataset split's qrels + BM25 hard negatives -> a training file."""
+
+    data: str = Field(description="Dataset path or name (read by retriever.data.load_dataset).")
+    split: str = Field("train", description="Qrels split whose positives are used.")
+    output: Path = Field(description="Training file to write.")
+    negatives: int = Field(30, ge=0, description="BM25 hard negatives kept per query.")
+    skip_top: int = Field(
+        0, ge=0, description="Skip this many top BM25 non-positive hits (false-negative guard)."
+    )
+    min_grade: int = Field(1, ge=1, description="Qrels grade at or above which a document is a positive.")
+    title_separator: TitleSeparator = " "
+    bm25: BM25Config = Field(default_factory=BM25Config, description="BM25 settings of the negative search.")

@@ -295,7 +295,7 @@ class Miner:
             counts["duplicates_of_positives"] += len(duplicates - positive_set.exclude)
             exclude = positive_set.exclude | duplicates
             positives = [
-                Positive(id=doc, text=corpus.document(doc), source=source, score=teacher[doc])
+                Positive(id=doc, text=corpus.document(doc), source=source, teacher_score=teacher[doc])
                 for doc, source in positive_set.positives
             ]
             for source, n in Counter(source for _, source in positive_set.positives).items():

@@ -5,11 +5,16 @@ Every field has a documented default and is echoed into the reports and manifest
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
 from retriever.config import StrictModel
+
+TitleSeparator = Annotated[
+    str,
+    Field(description="Joins a document's title and text (title + sep + text; BEIR and MTEB use a space)."),
+]
 
 
 class EncoderConfig(StrictModel):
@@ -23,9 +28,7 @@ class EncoderConfig(StrictModel):
         "", description="Prefix added to every query, e.g. 'query: ' (E5) or a BGE hint."
     )
     document_prompt: str = Field("", description="Prefix added to every document, e.g. 'passage: ' (E5).")
-    title_separator: str = Field(
-        " ", description="Joins a document's title and text (title + sep + text; BEIR/MTEB use a space)."
-    )
+    title_separator: TitleSeparator = " "
     device: str | None = Field(None, description="torch device; None picks cuda when available, else cpu.")
     precision: Literal["fp32", "bf16"] = Field(
         "fp32",
@@ -74,7 +77,7 @@ class BM25Config(StrictModel):
         "english", description="PyStemmer (Snowball) language; None disables stemming."
     )
     stopwords: str | None = Field("en", description="bm25s stopword list name; None keeps every token.")
-    title_separator: str = Field(" ", description="Joins a document's title and text.")
+    title_separator: TitleSeparator = " "
 
 
 class FusionConfig(StrictModel):

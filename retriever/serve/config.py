@@ -1,4 +1,4 @@
-"""Settings of ``retriever index`` (what goes into an index directory) and ``retriever serve`` (the app)."""
+"""Settings of ``retriever serve``: the HTTP app over an index directory."""
 
 from __future__ import annotations
 
@@ -8,23 +8,10 @@ from typing import Literal
 from pydantic import Field, SecretStr
 
 from retriever.config import StrictModel
-from retriever.retrieval.config import BM25Config, EncoderConfig, FusionConfig, IndexConfig
+from retriever.retrieval.config import FusionConfig
 
 RetrieverName = Literal["dense", "bm25", "hybrid"]
-
-
-class IndexBuildConfig(StrictModel):
-    """``retriever index``: encode a corpus with a model and save a servable index directory."""
-
-    model: str = Field(description="Bi-encoder name or path (resolved like `retriever eval --model`).")
-    data: str = Field(description="Dataset path or name; only its corpus is indexed.")
-    out: Path = Field(description="Index directory to create (must be empty or absent).")
-    encoder: EncoderConfig = Field(default_factory=EncoderConfig)
-    index: IndexConfig = Field(default_factory=IndexConfig)
-    bm25: BM25Config | None = Field(
-        None, description="Also save a BM25 index (needed for bm25/hybrid serving)."
-    )
-    cache_dir: Path | None = Field(None, description="Embedding cache root (default $RETRIEVER_CACHE_HOME).")
+LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]  # uvicorn's
 
 
 class ServeConfig(StrictModel):
@@ -43,8 +30,10 @@ class ServeConfig(StrictModel):
         ge=0,
         description="Extra wait for a micro-batch to fill; 0 = a batch is what queued while the last one ran.",
     )
+    model: str | None = Field(None, description="Use this model path instead of the manifest's (same model).")
     device: str | None = Field(
         None, description="torch device for the query encoder (None: cuda if available)."
     )
     use_gpu: bool = Field(False, description="Move the FAISS index to GPUs when faiss has them.")
     fusion: FusionConfig = Field(default_factory=FusionConfig, description="How hybrid fuses dense and BM25.")
+    log_level: LogLevel = Field("info", description="uvicorn log level.")

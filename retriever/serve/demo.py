@@ -15,14 +15,14 @@ def ask_served_index(index_dir: Path, sample: SampleQueries) -> list[dict[str, A
     from rich.console import Console
     from rich.table import Table
 
+    from retriever.index.directory import load_index
+    from retriever.index.searchers import make_searcher
     from retriever.serve.app import create_app
     from retriever.serve.config import ServeConfig
-    from retriever.serve.index_dir import load_index_dir
-    from retriever.serve.searchers import make_searcher
     from retriever.serve.server import running_server
 
     config = ServeConfig(index_dir=index_dir, port=0, retriever=sample.retriever)
-    loaded = load_index_dir(index_dir, need_bm25=sample.retriever != "dense")
+    loaded = load_index(index_dir, need_bm25=sample.retriever != "dense")
     app = create_app(make_searcher(loaded, config.retriever), loaded.documents, loaded.manifest, config)
     with running_server(app) as url:
         response = httpx.post(

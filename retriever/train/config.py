@@ -13,9 +13,8 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from retriever.config import StrictModel
-from retriever.retrieval.config import BM25Config
 from retriever.train.batching import PositiveCap
-from retriever.train.losses.registry import LOSS_NAMES
+from retriever.train.losses.registry import CACHED_PREFIX, OBJECTIVES
 from retriever.train.precision import PrecisionSetting
 
 
@@ -114,8 +113,10 @@ class TrainConfig(StrictModel):
     @field_validator("loss")
     @classmethod
     def _known_loss(cls, value: str) -> str:
-        if value not in LOSS_NAMES:
-            raise ValueError(f"unknown loss {value!r}; choose one of {', '.join(LOSS_NAMES)}")
+        if value.startswith(CACHED_PREFIX) and value.removeprefix(CACHED_PREFIX) in OBJECTIVES:
+            raise ValueError(f"write loss {value.removeprefix(CACHED_PREFIX)!r} with cached: true (--cached)")
+        if value not in OBJECTIVES:
+            raise ValueError(f"unknown loss {value!r}; choose one of {', '.join(OBJECTIVES)}")
         return value
 
     @model_validator(mode="after")
@@ -130,18 +131,3 @@ class TrainConfig(StrictModel):
         """The flat config of stage ``index``: its overrides on top of this config, without ``stages``."""
         overrides = self.stages[index].model_dump(exclude_none=True)
         return self.model_copy(update={**overrides, "stages": []})
-
-
-class ConvertConfig(StrictModel):
-    """``retriever convert``: a dataset split's qrels + BM25 hard negatives -> a training file."""
-
-    data: str = Field(description="Dataset path or name (read by retriever.data.load_dataset).")
-    split: str = Field("train", description="Qrels split whose positives are used.")
-    output: Path = Field(description="Training file to write.")
-    negatives: int = Field(30, ge=0, description="BM25 hard negatives kept per query.")
-    skip_top: int = Field(
-        0, ge=0, description="Skip this many top BM25 non-positive hits (false-negative guard)."
-    )
-    min_grade: int = Field(1, ge=1, description="Qrels grade at or above which a document is a positive.")
-    title_separator: str = Field(" ", description="Joins a document's title and text in the passage text.")
-    bm25: BM25Config = Field(default_factory=BM25Config, description="BM25 settings of the negative search.")

@@ -44,7 +44,7 @@ class DevEvaluator:
         document_prompt: str | None = None,
     ) -> None:
         from retriever.config import validate
-        from retriever.eval.config import EvalConfig
+        from retriever.eval.config import EvalSettings
         from retriever.eval.metrics import parse_metric
 
         parse_metric(config.metric)  # an unknown metric fails before training starts
@@ -54,6 +54,7 @@ class DevEvaluator:
             corpus = load_dataset(config.corpus).corpus
         else:
             corpus = pool_corpus(pool)
+        self.source = config.corpus  # None: the training file's own passages
         self.dataset = Dataset(
             name="dev",
             corpus=corpus,
@@ -62,10 +63,8 @@ class DevEvaluator:
             split="dev",
         )
         self.eval_config = validate(
-            EvalConfig,
+            EvalSettings,
             {
-                "data": config.corpus or "training-file pool",
-                "models": ["dev"],
                 "k": 100,
                 "style": "beir",
                 "metrics": list(dict.fromkeys((*BASE_METRICS, config.metric))),
@@ -80,12 +79,12 @@ class DevEvaluator:
         )
 
     def __call__(self, model: SentenceTransformer) -> dict[str, float]:
-        from retriever.eval.runner import evaluate
+        from retriever.eval.runner import evaluate_systems
 
         was_training = model.training
         model.eval()
         try:
-            report = evaluate(self.eval_config, dataset=self.dataset, models=[model])
+            report = evaluate_systems(self.eval_config, self.dataset, [model], source=self.source)
         finally:
             model.train(was_training)
         return report.systems[0].metrics

@@ -28,7 +28,7 @@ import numpy as np
 from retriever.data.training_file import TrainingExample, read_training_file
 from retriever.errors import InputError, RetrieverError
 from retriever.outputs import require_output_dir
-from retriever.train.batching import BatchPlan, PositiveMode, filter_sources, split_dev
+from retriever.train.batching import BatchPlan, filter_sources, split_dev
 from retriever.train.checkpoints import latest_checkpoint, load_state, save_checkpoint
 from retriever.train.config import TrainConfig
 from retriever.train.losses.registry import CACHED_PREFIX, loss_class
@@ -56,19 +56,12 @@ class PreparedData:
 
 def loss_name(config: TrainConfig) -> str:
     """The registry name of the configured objective (``cached_<loss>`` when ``cached``)."""
-    name = config.loss.removeprefix(CACHED_PREFIX)
-    return CACHED_PREFIX + name if config.cached or config.loss.startswith(CACHED_PREFIX) else name
-
-
-def positive_mode(name: str) -> PositiveMode:
-    """single trains on the first positive, rand1lh on one drawn per epoch, the others on all (capped)."""
-    base = name.removeprefix(CACHED_PREFIX)
-    return {"single": "first", "rand1lh": "draw_one"}.get(base, "all")
+    return CACHED_PREFIX + config.loss if config.cached else config.loss
 
 
 def prepare_data(config: TrainConfig, world_size: int = 1) -> PreparedData:
     """Read, validate, filter and split the training file and plan every epoch; raises InputError early."""
-    loss_class(loss_name(config))  # unknown loss -> InputError before anything is loaded
+    loss = loss_class(loss_name(config))  # unknown loss -> InputError before anything is loaded
     examples = read_training_file(config.data)
     known = {e.query_id: [p.id for p in e.positives] for e in examples}
     kept, dropped = filter_sources(examples, config.positive_sources)
@@ -77,7 +70,7 @@ def prepare_data(config: TrainConfig, world_size: int = 1) -> PreparedData:
         train,
         batch_size=config.batch_size,
         seed=config.seed,
-        positive_mode=positive_mode(loss_name(config)),
+        positive_mode=loss.positive_mode,
         max_positives=config.max_positives,
         positive_cap=config.positive_cap,
         hard_negatives=config.hard_negatives,

@@ -93,11 +93,15 @@ class MultiPositiveLoss(nn.Module):
     Subclasses set :attr:`objective` (a pure function, see the module docstring) and :attr:`name`; a
     subclass that trains on one positive per query sets :attr:`max_active_positives` to 1, so only the
     first active positive of each query counts (the others are neither positives nor negatives).
+    :attr:`positive_mode` tells the batch plan (:class:`retriever.train.batching.BatchPlan`) which positives
+    to make active: ``all`` (up to ``max_positives``), ``first``, or ``draw_one`` (one drawn per query and
+    epoch, seeded).
     """
 
     name: ClassVar[str]
     objective: ClassVar[Objective]
     max_active_positives: ClassVar[int | None] = None
+    positive_mode: ClassVar[str] = "all"
 
     def __init__(
         self,

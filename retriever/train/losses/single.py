@@ -33,14 +33,16 @@ class SingleLoss(MultiPositiveLoss):
     name = "single"
     objective = staticmethod(single_objective)
     max_active_positives = 1
+    positive_mode = "first"
 
 
 class Rand1LHLoss(SingleLoss):
     """Rand1LH: the single loss on one positive drawn per query per epoch.
 
     The draw (seeded from seed, epoch and query, so reproducible and identical on every process) is done by
-    the batching code, which passes the drawn positive as the query's only active positive; the query's
-    other known positives are then neither positives nor negatives.
+    the batch plan (``positive_mode = "draw_one"``), which passes the drawn positive as the query's only
+    active positive; the query's other known positives are then neither positives nor negatives.
     """
 
     name = "rand1lh"
+    positive_mode = "draw_one"

@@ -11,10 +11,10 @@ from collections.abc import Callable
 
 from retriever.data.dataset import Run
 from retriever.errors import InputError
+from retriever.index.directory import LoadedIndex
 from retriever.retrieval.config import FusionConfig
 from retriever.retrieval.ranking import ranked_items
 from retriever.retrieval.search import bm25_search, dense_search, hybrid_search
-from retriever.serve.index_dir import LoadedIndex
 
 Hits = list[tuple[str, float]]
 

@@ -1,7 +1,7 @@
 """``retriever convert``: a dataset split's qrels + BM25 hard negatives -> a training file.
 
 For each query of the split with at least one document graded ``>= min_grade``: the positives are those
-documents (source ``qrels``, score = grade, highest grade first); the negatives are BM25's top hits that are
+documents (source ``qrels``, ``grade`` = the qrels grade, highest grade first); the negatives are BM25's top hits that are
 not positives, after skipping the first ``skip_top`` of them (near-duplicates of positives are often
 unjudged relevant documents), up to ``negatives`` (source ``bm25``, ``retriever_score`` = BM25 score).
 Passage text is title + ``title_separator`` + text. ``<file>.manifest.json`` beside the file records config
@@ -20,9 +20,10 @@ import typer
 from retriever.data.dataset import Dataset
 from retriever.data.training_file import Negative, Positive, TrainingExample, write_training_file
 from retriever.errors import InputError
+from retriever.mine.config import ConvertConfig
+from retriever.options import CommandOptions, ConfigFile, Overrides
 from retriever.outputs import require_output_file
 from retriever.retrieval.ranking import ranked_items
-from retriever.train.config import ConvertConfig
 
 
 def convert_examples(dataset: Dataset, config: ConvertConfig) -> list[TrainingExample]:
@@ -55,7 +56,7 @@ def convert_examples(dataset: Dataset, config: ConvertConfig) -> list[TrainingEx
                 query=text,
                 positives=[
                     Positive(
-                        id=doc, text=corpus.document(doc, config.title_separator), source="qrels", score=grade
+                        id=doc, text=corpus.document(doc, config.title_separator), source="qrels", grade=grade
                     )
                     for doc, grade in positives[qid]
                 ],
@@ -107,34 +108,52 @@ def manifest_path(output: Path) -> Path:
     return output.with_name(output.name + ".manifest.json")
 
 
-def convert_command(
-    data: Annotated[str, typer.Option(help="Dataset directory or name (BEIR, MS MARCO, DPR layouts).")],
-    output: Annotated[Path, typer.Option(help="Training file to write (JSON lines).")],
-    split: Annotated[str, typer.Option(help="Qrels split whose positives are used (never test).")] = "train",
-    negatives: Annotated[int, typer.Option(help="BM25 hard negatives kept per query.")] = 30,
-    skip_top: Annotated[int, typer.Option(help="Skip this many top non-positive BM25 hits first.")] = 0,
-    min_grade: Annotated[int, typer.Option(help="Qrels grade at or above which a document is positive.")] = 1,
-) -> None:
-    """Turn a dataset split's qrels and BM25 hard negatives into a training file for `retriever train`."""
-    from retriever.config import validate
+OPTIONS = CommandOptions(ConvertConfig, section="convert")
+option = OPTIONS.option
 
-    config = validate(
-        ConvertConfig,
-        {
-            "data": data,
-            "output": str(output),
-            "split": split,
-            "negatives": negatives,
-            "skip_top": skip_top,
-            "min_grade": min_grade,
-        },
-    )
-    if config.split == "test":
+
+def convert_command(
+    data: Annotated[
+        str | None, option("--data", "-d", help="Dataset directory or name (BEIR, MS MARCO, DPR layouts).")
+    ] = None,
+    output: Annotated[
+        Path | None, option("--output", "-o", help="Training file to write (JSON lines).")
+    ] = None,
+    split: Annotated[
+        str | None, option("--split", help="Qrels split whose positives are used (never test).")
+    ] = None,
+    negatives: Annotated[
+        int | None, option("--negatives", help="BM25 hard negatives kept per query.")
+    ] = None,
+    skip_top: Annotated[
+        int | None, option("--skip-top", help="Skip this many top non-positive BM25 hits first.")
+    ] = None,
+    min_grade: Annotated[
+        int | None, option("--min-grade", help="Qrels grade at or above which a document is positive.")
+    ] = None,
+    title_separator: Annotated[
+        str | None,
+        option(
+            "--title-separator",
+            field=("title_separator", "bm25.title_separator"),
+            help="Joins title and text (passages and BM25).",
+        ),
+    ] = None,
+    config: ConfigFile = None,
+    set_: Overrides = None,
+) -> None:
+    """Turn a dataset split's qrels and BM25 hard negatives into a training file for `retriever train`
+    (mining's preset without teacher, judge or ECI).
+
+    Example: retriever convert --data scifact --split train --negatives 30 --output runs/train.jsonl
+    """
+    settings = OPTIONS.build(locals(), config=config, overrides=set_)
+    if settings.split == "test":
         typer.secho(
             "warning: converting the test split into training data; a model trained on it must not be "
             "evaluated on that split",
             err=True,
             fg="yellow",
         )
-    path = convert(config)
+    path = convert(settings)
     typer.echo(f"wrote {path}")
