@@ -58,7 +58,8 @@ COMMON: dict[str, tuple[str, str, str | None]] = {
     "--judge": ("kind", "LLM judge: openai (any compatible server) or hf (local transformers).", None),
     "--judge-base-url": (
         "base_url",
-        "OpenAI-compatible base URL ending in /v1; key from $OPENAI_API_KEY.",
+        "OpenAI-compatible base URL ending in /v1, repeatable: calls are spread over the endpoints (all serving "
+        "the same model) and retried on another when one fails; key from $OPENAI_API_KEY.",
         None,
     ),
     "--judge-model": ("model", "Judge model name (openai) or local path (hf).", None),
@@ -67,7 +68,7 @@ COMMON: dict[str, tuple[str, str, str | None]] = {
         "pointwise (grade 0-3), graded (TREC assessor scale 0-3) or listwise.",
         None,
     ),
-    "--judge-concurrency": ("concurrency", "Judge calls in flight at once.", None),
+    "--judge-concurrency": ("concurrency", "Judge calls in flight at once, over all endpoints.", None),
     "--encode-batch-size": ("batch_size", "Texts per encoder forward pass.", None),
     "--max-seq-length": ("max_seq_length", "Truncate texts to this many tokens.", "the model's limit"),
     "--query-prompt": ("query_prompt", "Prefix added to every query, e.g. 'query: ' (E5).", None),

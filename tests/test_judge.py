@@ -90,11 +90,22 @@ def test_judge_run_against_a_server_reports_agreement_and_reuses_its_cache(tmp_p
     assert report["judge"]["prompt_version"] == "pointwise-v1" and report["judgements_per_s"] > 0
     assert (tmp_path / "out" / "judge_report.md").read_text().startswith("# Judge agreement")
     with FakeOpenAI() as again:  # a rerun is answered from the cache: no call is paid twice
-        cached = run_judge(
-            config.model_copy(update={"judge": config.judge.model_copy(update={"base_url": again.base_url})})
-        )
+        judge = config.judge.model_copy(update={"base_url": [again.base_url]})
+        cached = run_judge(config.model_copy(update={"judge": judge}))
         assert again.requests == 0 and cached["judgements_per_s"] is None
     assert cached["agreement"] == report["agreement"]
+
+
+def test_judge_command_spreads_calls_over_repeated_base_urls(tmp_path):
+    data = graded_dataset(tmp_path / "data")
+    with FakeOpenAI() as a, FakeOpenAI() as b:
+        urls = ["--judge-base-url", a.base_url, "--judge-base-url", b.base_url]
+        args = ["--data", data, "--sample", 40, "--judge", "openai", "--judge-model", "fake", *urls]
+        result = invoke("judge", *args, "--output", tmp_path / "o")
+        assert result.exit_code == 0, result.output
+        assert a.requests > 0 and b.requests > 0 and a.requests + b.requests == 40
+    report = json.loads((tmp_path / "o" / "judge_report.json").read_text())
+    assert report["config"]["judge"]["base_url"] == [a.base_url, b.base_url] and report["failed"] == 0
 
 
 def test_judge_command_refuses_a_dataset_without_qrels_in_one_line(tmp_path):

@@ -62,6 +62,7 @@ def test_mine_command_runs_and_prints_the_eci_table(tmp_path, dataset_dir, tiny_
         ),
         (["--data", "DATA", "--strategy", "dense"], "bi-encoder"),
         (["--data", "DATA", "--judge", "openai", "--bi-encoder", "x"], "needs a model"),
+        (["--data", "DATA", "--judge-base-url", "localhost:8000/v1", "--bi-encoder", "x"], "start with http"),
         (["--data", "DATA", "--negatives", "-1", "--bi-encoder", "x"], "negatives.count"),
         (["--data", "DATA", "--set", "negatives.colour=red", "--bi-encoder", "x"], "negatives.colour"),
     ],

@@ -211,6 +211,84 @@ def test_listwise_windows_and_concurrency_limit(tmp_path):
         assert verdict.grade == expected
 
 
+# ---- several endpoints -------------------------------------------------------------------------
+
+DEAD = "http://127.0.0.1:9/v1"  # nothing listens on the discard port
+
+
+def test_base_url_is_one_url_or_a_list_and_bad_ones_are_refused():
+    assert JudgeConfig(base_url="http://h:1/v1/").base_url == ["http://h:1/v1"]
+    assert JudgeConfig(base_url=["http://a/v1", "https://b/v1"]).base_url == ["http://a/v1", "https://b/v1"]
+    for bad, message in (
+        ([], "at least 1"),
+        (["localhost:8000/v1"], "does not start with http"),
+        (["http://a/v1", "http://a/v1/"], "listed twice"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            JudgeConfig(base_url=bad)
+
+
+def test_calls_alternate_over_endpoints_and_a_rerun_asks_neither(tmp_path):
+    with FakeOpenAI() as a, FakeOpenAI() as b:
+        config = _config(a, base_url=[a.base_url, b.base_url])  # one call at a time: strict alternation
+        verdicts, counters = _run(config, tmp_path / "j.sqlite")
+        assert (a.requests, b.requests) == (4, 3) and counters.calls == len(PAIRS) == 7
+        assert all(v.status == "ok" and v.grade == grade_of(PAIRS[pair]) for pair, v in verdicts.items())
+        again, cached = _run(config, tmp_path / "j.sqlite")
+        assert (a.requests, b.requests) == (4, 3) and cached.cache_hits == len(PAIRS) and cached.calls == 0
+    assert again == verdicts
+
+
+def test_a_call_that_faults_on_one_endpoint_is_retried_on_another(tmp_path):
+    with FakeOpenAI(faults=["500"]) as a, FakeOpenAI() as b:
+        config = _config(a, base_url=[a.base_url, b.base_url])
+        verdicts, counters = _run(config, tmp_path / "j.sqlite", REQUESTS[:1])
+    first = (REQUESTS[0].query, PASSAGES[0][1])  # the first call went to a and got the 500
+    assert a.answered[first] == 0 and b.answered[first] == 1
+    assert counters.faults == {"server_error": 1} and counters.retries == 1 and counters.failures == 0
+    assert all(v.status == "ok" for v in verdicts.values()) and verdicts["q1", "d0"].attempts == 2
+
+
+def test_a_dead_endpoint_costs_each_call_at_most_one_attempt(tmp_path):
+    many = [Request(f"q{i}", f"query {i}", PASSAGES) for i in range(4)]
+    with FakeOpenAI() as live:
+        # two attempts per call: a call whose retry went back to the dead endpoint would fail
+        config = _config(
+            live, base_url=[DEAD, live.base_url], concurrency=3, max_attempts=2, max_backoff_s=1.0
+        )
+        verdicts, counters = _run(config, tmp_path / "j.sqlite", many)
+    assert len(verdicts) == 24 and all(v.status == "ok" for v in verdicts.values())
+    assert counters.failures == 0 and live.requests == 24 and set(counters.faults) == {"connection"}
+    assert counters.faults["connection"] < 12  # resting keeps most first attempts off the dead endpoint
+    assert counters.calls == 24 + counters.faults["connection"]
+
+
+def test_endpoints_rest_after_a_fault_honour_retry_after_and_probe_once(monkeypatch):
+    from retriever.mine.judges import openai
+    from retriever.mine.judges.runner import RetryableError
+
+    now = [100.0]
+    monkeypatch.setattr(openai.time, "monotonic", lambda: now[0])
+    config = JudgeConfig(base_url=["http://a/v1", "http://b/v1"], backoff_s=1.0, max_backoff_s=4.0)
+    endpoints = openai.Endpoints(config.base_url, config)
+    a, b = endpoints.endpoints
+    assert [endpoints.acquire() for _ in range(3)] == [a, b, a]  # fewest in flight, ties in turn
+    endpoints.release(a, RetryableError("connection"))  # rests 4 + 1 s
+    endpoints.release(a, RetryableError("unparseable"))  # an answer, however bad: a is well again
+    assert a.resting_until == 0.0
+    endpoints.release(endpoints.acquire(), RetryableError("rate_limited", retry_after=60.0))
+    endpoints.release(b, RetryableError("server_error"))
+    assert (a.resting_until, b.resting_until) == (160.0, 105.0) and a.in_flight == b.in_flight == 0
+    assert endpoints.acquire() is b and b.probing  # none ready: the rest that ends first
+    now[0] = 106.0
+    assert endpoints.acquire() is b  # probing b (after its rest) is still the only choice
+    now[0] = 161.0
+    probe = endpoints.acquire()
+    assert probe is a and a.probing and endpoints.acquire() is b  # a's probe is out: nothing else to a
+    endpoints.release(probe, None)
+    assert a.resting_until == 0.0 and not a.probing and endpoints.acquire() is a
+
+
 # ---- the local transformers judge --------------------------------------------------------------
 
 

@@ -43,7 +43,7 @@ def judge_command(
         OPTIONS.common("--judge", "judge."),
     ] = None,
     judge_base_url: Annotated[
-        str | None,
+        list[str] | None,
         OPTIONS.common("--judge-base-url", "judge."),
     ] = None,
     judge_model: Annotated[

@@ -73,7 +73,7 @@ def mine_command(
         OPTIONS.common("--judge", "judge."),
     ] = None,
     judge_base_url: Annotated[
-        str | None,
+        list[str] | None,
         OPTIONS.common("--judge-base-url", "judge."),
     ] = None,
     judge_model: Annotated[

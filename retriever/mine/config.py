@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from retriever.config import StrictModel
@@ -51,12 +51,17 @@ class JudgeConfig(StrictModel):
 
     kind: Literal["none", "openai", "hf"] = "none"
     model: str | None = Field(None, description="model name (openai) or local path/name (hf)")
-    base_url: str = Field("http://localhost:8000/v1", description="OpenAI-compatible base URL (…/v1)")
+    base_url: list[str] = Field(
+        default_factory=lambda: ["http://localhost:8000/v1"],
+        min_length=1,
+        description="OpenAI-compatible base URL(s) (…/v1); a single string is one URL. Several spread the "
+        "calls (fewest in flight first) and a call that faults on one is retried on another",
+    )
     api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the API key")
     prompt: Literal["pointwise", "graded", "listwise"] = "pointwise"
     judge_depth: int = Field(10, ge=1, description="top candidates (by teacher score) judged per query")
     listwise_window: int = Field(10, ge=1, le=50, description="passages per listwise call")
-    concurrency: int = Field(8, ge=1)
+    concurrency: int = Field(8, ge=1, description="calls in flight at once, over all endpoints")
     timeout_s: float = Field(60.0, gt=0)
     max_attempts: int = Field(4, ge=1, description="calls per judgement before it is recorded as failed")
     backoff_s: float = Field(1.0, ge=0, description="first retry delay; doubles per attempt, plus jitter")
@@ -74,6 +79,22 @@ class JudgeConfig(StrictModel):
         description="stop with an error when more than this share of judgements failed (a rerun retries them)",
     )
     temperature: float = Field(0.0, ge=0)
+
+    @field_validator("base_url", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("base_url")
+    @classmethod
+    def _urls(cls, urls: list[str]) -> list[str]:
+        urls = [url.rstrip("/") for url in urls]
+        for url in urls:
+            if not url.startswith(("http://", "https://")):
+                raise _invalid(f"judge base URL {url!r} does not start with http:// or https://")
+            if urls.count(url) > 1:
+                raise _invalid(f"judge base URL {url!r} is listed twice")
+        return urls
 
     @model_validator(mode="after")
     def _model_given(self) -> JudgeConfig:

@@ -172,7 +172,7 @@ class Miner:
             reasons = ", ".join(f"{reason} x{count}" for reason, count in faults) or "unknown"
             raise RetrieverError(
                 f"judge: {statuses['failed']} of {total} judgements failed ({reasons}) at "
-                f"{self.config.judge.base_url if backend.kind == 'openai' else backend.model}; the "
+                f"{', '.join(self.config.judge.base_url) if backend.kind == 'openai' else backend.model}; the "
                 f"{statuses['ok']} verdicts are cached and a rerun retries only the failed ones "
                 f"(judge.max_failed_share={self.config.judge.max_failed_share:g})"
             )
