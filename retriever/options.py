@@ -62,7 +62,11 @@ COMMON: dict[str, tuple[str, str, str | None]] = {
         "the same model) and retried on another when one fails; key from $OPENAI_API_KEY.",
         None,
     ),
-    "--judge-model": ("model", "Judge model name (openai) or local path (hf).", None),
+    "--judge-model": (
+        "model",
+        "Judge model name (openai), or local path, hub name or .gguf file (hf).",
+        None,
+    ),
     "--judge-prompt": (
         "prompt",
         "pointwise (grade 0-3), graded (TREC assessor scale 0-3) or listwise.",

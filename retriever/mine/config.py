@@ -50,7 +50,9 @@ class JudgeConfig(StrictModel):
     """An LLM that grades candidates; relevant ones become extra positives (``source: llm``)."""
 
     kind: Literal["none", "openai", "hf"] = "none"
-    model: str | None = Field(None, description="model name (openai) or local path/name (hf)")
+    model: str | None = Field(
+        None, description="model name (openai); local path, hub name or .gguf file (hf)"
+    )
     base_url: list[str] = Field(
         default_factory=lambda: ["http://localhost:8000/v1"],
         min_length=1,
@@ -69,8 +71,9 @@ class JudgeConfig(StrictModel):
     max_tokens: int = Field(64, ge=1, description="completion tokens per call")
     structured: bool = Field(
         True,
-        description="openai: constrain the answer to the prompt's JSON schema (response_format json_schema); "
-        "turn off for a server that rejects it",
+        description="constrain the answer to the prompt's JSON schema: openai sends it as response_format "
+        'json_schema (turn off for a server that rejects it); hf picks one of the four {"grade": G} answers '
+        "(pointwise, graded prompts)",
     )
     max_failed_share: float = Field(
         0.05,

