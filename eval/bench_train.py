@@ -110,6 +110,19 @@ def parse_args() -> argparse.Namespace:
         help="Token limit of every test evaluation (same for all models; MiniLM's own is 256).",
     )
     parser.add_argument("--eval-base", action="store_true", help="Also measure the base model on test.")
+    parser.add_argument(
+        "--save-steps", type=int, default=100, help="Checkpoint every this many steps (the curve's points)."
+    )
+    parser.add_argument("--keep-checkpoints", type=int, default=2, help="Checkpoints kept per run.")
+    parser.add_argument(
+        "--curve", action="store_true", help="Score every kept checkpoint on dev (the dev curve over steps)."
+    )
+    parser.add_argument(
+        "--base-weights",
+        default="",
+        help="Comma list of w: each selected model is also averaged with the base, (1-w) trained + w base "
+        "(WiSE-FT); the w with the best dev nDCG@10 (0 = none) gets its own test row.",
+    )
     args = parser.parse_args()
     args.dataset = Path(args.data).name
     args.name = args.name or f"train_{args.dataset}"
@@ -180,7 +193,8 @@ def train_config(args: argparse.Namespace, data: Path, objective: str, lr: float
         scale=args.scale,
         precision=args.precision,
         seed=args.seed,
-        save_steps=100,
+        save_steps=args.save_steps,
+        save_total_limit=args.keep_checkpoints,
         dev={
             "dev_fraction": args.dev_fraction if carved else 0.0,
             "corpus": args.data if carved and args.dev_corpus == "dataset" else None,
@@ -273,7 +287,9 @@ def run_mnrl(args: argparse.Namespace, data: Path, lr: float, work: Path, dev_se
         bf16=precision == "bf16",
         use_cpu=not torch.cuda.is_available(),
         seed=args.seed,
-        save_strategy="no",
+        save_strategy="steps" if args.curve else "no",
+        save_steps=args.save_steps,
+        save_total_limit=args.keep_checkpoints,
         logging_steps=10,
         report_to="none",
     )
@@ -381,6 +397,56 @@ def scores_of(dataset, model: str | None, args: argparse.Namespace, tag: str) ->
     return entry
 
 
+def dev_curve(output: Path, dev_set, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Dev metrics of every kept checkpoint of a run (ours under ``checkpoints/``, MNRL's under ``hf/``),
+    oldest first, then the final model."""
+    checkpoints = sorted(
+        (int(path.name.split("-")[-1]), path)
+        for path in [*output.glob("checkpoints/checkpoint-*"), *output.glob("hf/checkpoint-*")]
+        if path.is_dir()
+    )
+    steps = len([record for record in _log_records(output) if "loss" in record])
+    points = [
+        {"step": step, "dev": split_score(path, dev_set, args)} for step, path in checkpoints if step < steps
+    ]  # the last checkpoint is the final model
+    return points + [{"step": "final", "dev": split_score(output, dev_set, args)}]
+
+
+def _log_records(output: Path) -> list[dict[str, Any]]:
+    """Our trainer's step log, or the steps sentence-transformers logged (MNRL)."""
+    from retriever.train.trainer import read_log
+
+    if (output / "bench_result.json").is_file():
+        return [{"loss": None}] * json.loads((output / "bench_result.json").read_text())["steps"]
+    return read_log(output)
+
+
+def averaged_with_base(run: dict[str, Any], dev_set, args: argparse.Namespace) -> dict[str, Any] | None:
+    """The selected run averaged with the base model at each ``--base-weights`` w (WiSE-FT); the w with the
+    best dev nDCG@10 as a row of its own, or None when no w beats the trained model itself (w = 0)."""
+    from retriever.train.averaging import average_with_base
+
+    tried = [{"base_weight": 0.0, "dev": run["dev"]}]
+    for weight in (float(w) for w in args.base_weights.split(",") if w):
+        target = Path(run["model"]) / f"base-avg-{weight:g}"
+        if not (target / "modules.json").is_file():
+            average_with_base(run["model"], args.model, weight, target)
+        tried.append({"base_weight": weight, "dev": split_score(target, dev_set, args), "model": str(target)})
+    print(f"{run['objective']} averaged with the base: {[(t['base_weight'], t['dev']['nDCG@10']) for t in tried]}")
+    best = max(tried, key=lambda entry: entry["dev"].get("nDCG@10", 0.0))
+    if best["base_weight"] == 0.0:
+        return None
+    return {
+        "objective": f"{run['objective']} + base (w={best['base_weight']:g})",
+        "lr": run["lr"],
+        "model": best["model"],
+        "steps": run["steps"],
+        "passages_per_step": run["passages_per_step"],
+        "dev": best["dev"],
+        "tried_base_weights": [{k: v for k, v in t.items() if k != "model"} for t in tried],
+    }
+
+
 def markdown(table: list[dict[str, Any]], args: argparse.Namespace) -> str:
     from retriever.eval.significance import paired_difference
 
@@ -420,7 +486,7 @@ def markdown(table: list[dict[str, Any]], args: argparse.Namespace) -> str:
             f"{test.get('nDCG@10', float('nan')):.4f} | {test.get('Recall@100', float('nan')):.4f} | "
             f"{delta} | {'' if hybrid is None else f'{hybrid:.4f}'} |"
         )
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + curve_lines(table)) + "\n"
 
 
 def main() -> None:
@@ -452,10 +518,32 @@ def main() -> None:
         ]
         best = max(runs, key=lambda run: run["dev"].get("nDCG@10", 0.0))
         best["tried"] = [{"lr": run["lr"], "dev": run["dev"]} for run in runs]
+        if args.curve and dev_set is not None:
+            best["curve"] = dev_curve(Path(best["model"]), dev_set, args)
         print(f"{objective}: lr {best['lr']} dev {best['dev']}", flush=True)
         table.append(row_of(best, scores_of(test, best["model"], args, "test")))
+        if args.base_weights and dev_set is not None:
+            averaged = averaged_with_base(best, dev_set, args)
+            if averaged is not None:
+                table.append(row_of(averaged, scores_of(test, averaged["model"], args, "test")))
         write_table(args, table)
     print(markdown(table, args))
+
+
+def curve_lines(table: list[dict[str, Any]]) -> list[str]:
+    """One line per row with a dev curve: dev nDCG@10 at each kept checkpoint."""
+    lines = []
+    for row in table:
+        if row.get("curve"):
+            points = ", ".join(f"{p['step']}: {p['dev'].get('nDCG@10', float('nan')):.4f}" for p in row["curve"])
+            lines.append(f"- {row['objective']} (lr {row['lr']:g}) dev nDCG@10 by step: {points}")
+        if row.get("tried_base_weights"):
+            points = ", ".join(
+                f"w={t['base_weight']:g}: {t['dev'].get('nDCG@10', float('nan')):.4f}"
+                for t in row["tried_base_weights"]
+            )
+            lines.append(f"- {row['objective']}: dev nDCG@10 by base weight: {points}")
+    return ["", *lines] if lines else []
 
 
 def row_of(row: dict[str, Any], scores: dict[str, Any]) -> dict[str, Any]:

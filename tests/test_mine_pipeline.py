@@ -14,7 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from typer.main import get_command
 
+from retriever.cli import app
 from retriever.data.training_file import read_training_file
 from retriever.errors import InputError, RetrieverError
 from retriever.mine.command import OPTIONS
@@ -22,6 +24,9 @@ from retriever.mine.config import MineConfig
 from retriever.mine.pipeline import mine
 from tests.fake_openai import FakeOpenAI, grade_of
 from tests.tiny_models import WORDS
+
+# typer reads the commands' (lazy) annotations, which declare their options, when it builds the app
+get_command(app)
 
 ROOT = Path(__file__).resolve().parents[1]
 STOPWORDS = set("the a of and to in is for on with as by at from".split())

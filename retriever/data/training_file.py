@@ -14,7 +14,9 @@ Every query has at least one positive; a passage is never both a positive and a 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -124,14 +126,31 @@ def read_training_file(path: str | Path) -> list[TrainingExample]:
     return examples
 
 
-def write_training_file(path: str | Path, examples: Iterable[TrainingExample]) -> int:
-    """Write examples as JSON lines, atomically (:mod:`retriever.files`: an error while ``examples`` is
-    consumed leaves any previous file in place); creates the parent folder; returns the count."""
+class TrainingFileWriter:
+    """Appends examples as JSON lines to an atomic write of ``path`` (see :func:`open_training_file`)."""
+
+    def __init__(self, handle: IO[str]) -> None:
+        self._handle = handle
+        self.count = 0
+
+    def write(self, example: TrainingExample) -> None:
+        self._handle.write(example.model_dump_json() + "\n")
+        self.count += 1
+
+
+@contextmanager
+def open_training_file(path: str | Path) -> Iterator[TrainingFileWriter]:
+    """A writer whose file replaces ``path`` only when the block ends without an exception (an error
+    leaves any previous file in place: :mod:`retriever.files`); creates the parent folder."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    count = 0
     with atomic_open(path) as handle:
+        yield TrainingFileWriter(handle)
+
+
+def write_training_file(path: str | Path, examples: Iterable[TrainingExample]) -> int:
+    """Write examples as JSON lines, atomically (as :func:`open_training_file`); returns the count."""
+    with open_training_file(path) as writer:
         for example in examples:
-            handle.write(example.model_dump_json() + "\n")
-            count += 1
-    return count
+            writer.write(example)
+    return writer.count

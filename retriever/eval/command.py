@@ -123,9 +123,11 @@ def eval_command(
     from rich.console import Console
 
     from retriever.eval.report import table
-    from retriever.eval.runner import evaluate
+    from retriever.eval.runner import encode_on_all_ranks, evaluate
 
     settings = OPTIONS.build(locals(), config=config, overrides=set_)
+    if encode_on_all_ranks(settings):
+        return
     report = evaluate(settings)
     console = Console()
     console.print(table(report))

@@ -79,12 +79,14 @@ def index_command(
 
     Example: retriever index --model runs/model --data scifact --bm25 --output runs/index
     """
-    from retriever.index.directory import build_index
+    from retriever.index.directory import build_index, encode_on_all_ranks
 
     output = output or out
     overrides = list(set_ or [])
     if bm25:
         overrides.insert(0, "bm25={}")
     settings = OPTIONS.build(locals(), config=config, overrides=overrides)
+    if encode_on_all_ranks(settings):
+        return
     directory = build_index(settings)
     typer.echo(f"wrote index {directory}")

@@ -155,9 +155,11 @@ def mine_command(
     mine_config = OPTIONS.build(locals(), config=config, overrides=set_)
     from rich.console import Console
 
-    from retriever.mine.pipeline import mine
+    from retriever.mine.pipeline import encode_on_all_ranks, mine
     from retriever.mine.summary import eci_table
 
+    if encode_on_all_ranks(mine_config):
+        return
     manifest = mine(mine_config, output)
     Console().print(eci_table(manifest))
     typer.echo(f"wrote {manifest['counts']['examples']} examples to {output / 'train.jsonl'}")

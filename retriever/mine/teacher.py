@@ -140,11 +140,12 @@ class ScoreCache:
         )
         self._db.commit()
 
-    def load(self, teacher: str) -> dict[Pair, float]:
+    def query_scores(self, teacher: str, query_id: str) -> dict[str, float]:
+        """Every cached score of ``query_id`` under ``teacher``, by passage id (an index lookup)."""
         rows = self._db.execute(
-            "SELECT query_id, passage_id, score FROM scores WHERE teacher = ?", (teacher,)
+            "SELECT passage_id, score FROM scores WHERE teacher = ? AND query_id = ?", (teacher, query_id)
         )
-        return {(q, p): s for q, p, s in rows}
+        return dict(rows.fetchall())
 
     def put(self, teacher: str, pairs: Sequence[Pair], scores: Iterable[float]) -> None:
         self._db.executemany(
@@ -156,24 +157,57 @@ class ScoreCache:
     def close(self) -> None:
         self._db.close()
 
+    def __enter__(self) -> ScoreCache:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class TeacherScores:
+    """Read side of the teacher phase: one query's scores at a time, straight from the cache, so no
+    (query, passage) dictionary of the whole run is ever held."""
+
+    def __init__(self, cache: ScoreCache, teacher_key: str) -> None:
+        self._cache = cache
+        self._key = teacher_key
+
+    def of(self, query_id: str, docs: Iterable[str]) -> dict[str, float]:
+        """{doc: score} of ``query_id`` for ``docs`` (every one scored by :func:`score_pairs`)."""
+        cached = self._cache.query_scores(self._key, query_id)
+        return {doc: cached[doc] for doc in docs}
+
 
 def score_pairs(
-    teacher: Teacher, cache_path: str | Path, pairs: Iterable[Pair]
-) -> tuple[dict[Pair, float], int]:
-    """Teacher scores of every pair (duplicates scored once) and how many came from the cache."""
-    cache = ScoreCache(cache_path)
-    try:
-        known = cache.load(teacher.key)
-        wanted = list(dict.fromkeys(pairs))
-        missing = [pair for pair in wanted if pair not in known]
-        for start in tqdm(range(0, len(missing), CHUNK), desc=f"teacher ({teacher.kind})", unit="chunk"):
-            chunk = missing[start : start + CHUNK]
-            scores = teacher.score(chunk)
-            cache.put(teacher.key, chunk, scores)
-            known.update(zip(chunk, (float(s) for s in scores), strict=True))
-    finally:
-        cache.close()
-    return {pair: known[pair] for pair in wanted}, len(wanted) - len(missing)
+    teacher: Teacher, cache: ScoreCache, pairs_by_query: Iterable[tuple[str, list[str]]], total: int
+) -> tuple[int, int]:
+    """Score every (query, passage) pair of ``pairs_by_query`` (``total`` of them) that ``cache`` lacks,
+    ``CHUNK`` pairs per teacher call, each chunk committed before the next; returns (pairs, cache hits).
+
+    Pairs are streamed query by query: only the pending chunk is in memory, whatever the run's size."""
+    pending: list[Pair] = []
+    seen = hits = 0
+
+    def flush() -> None:
+        cache.put(teacher.key, pending, teacher.score(pending))
+        bar.update(len(pending))
+        pending.clear()
+
+    with tqdm(total=total, desc=f"teacher ({teacher.kind})", unit="pair") as bar:
+        for query_id, docs in pairs_by_query:
+            cached = cache.query_scores(teacher.key, query_id)
+            wanted = list(dict.fromkeys(docs))
+            seen += len(wanted)
+            missing = [doc for doc in wanted if doc not in cached]
+            hits += len(wanted) - len(missing)
+            bar.update(len(wanted) - len(missing))
+            for doc in missing:
+                pending.append((query_id, doc))
+                if len(pending) == CHUNK:
+                    flush()
+        if pending:
+            flush()
+    return seen, hits
 
 
 def load_teacher(config: TeacherConfig, dataset: Dataset, encoder, embedding_cache) -> Teacher:

@@ -7,7 +7,12 @@ document prompt, title separator), ``shard-00000.npy`` ... while encoding, and f
 so a crash never leaves a truncated file under a final name; finished shards are kept, so an interrupted
 encode resumes at the first missing shard. The result is opened with ``mmap_mode="r"``, so a corpus larger
 than RAM is never loaded whole. ``root`` defaults to ``$RETRIEVER_CACHE_HOME`` or
-``~/.cache/retriever/embeddings``.
+``~/.cache/retriever/embeddings``; ``shard_size`` to ``$RETRIEVER_CACHE_SHARD_ROWS`` or 20,000 rows.
+
+Under torchrun (:mod:`retriever.distributed`) rank ``r`` of ``n`` owns shards ``r, r + n, ...`` and encodes those missing;
+after a barrier rank 0 assembles ``embeddings.npy`` and, after a second one, every rank reads it. Shards are
+the same rows whatever the number of processes, so the file is the one a single process writes, and an
+interrupted sharded encode resumes with any number of processes.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from retriever import distributed
 from retriever.data.dataset import Corpus
 from retriever.files import atomic_open, atomic_path, atomic_write_json
 from retriever.retrieval.encoder import Encoder
@@ -34,9 +40,9 @@ def default_cache_dir() -> Path:
 class EmbeddingCache:
     """Corpus vectors keyed by :meth:`Encoder.cache_key`, encoded and saved ``shard_size`` rows at a time."""
 
-    def __init__(self, root: str | Path | None = None, shard_size: int = 20_000) -> None:
+    def __init__(self, root: str | Path | None = None, shard_size: int | None = None) -> None:
         self.root = Path(root).expanduser() if root is not None else default_cache_dir()
-        self.shard_size = shard_size
+        self.shard_size = shard_size or int(os.environ.get("RETRIEVER_CACHE_SHARD_ROWS", "20000"))
 
     def directory(self, encoder: Encoder, corpus: Corpus) -> Path:
         return self.root / encoder.cache_key(corpus)
@@ -55,11 +61,19 @@ class EmbeddingCache:
         texts = encoder.document_texts(corpus)
         starts = range(0, len(texts), self.shard_size)
         shards = [directory / f"shard-{i:05d}.npy" for i in range(len(starts))]
-        todo = [(start, shard) for start, shard in zip(starts, shards, strict=True) if not shard.is_file()]
-        for start, shard in tqdm(todo, desc="corpus shards", unit="shard", disable=len(shards) < 2):
+        rank, size = distributed.world()
+        owned = list(zip(starts, shards, strict=True))[
+            rank::size
+        ]  # by index: another rank's writes never move it
+        mine = [(start, shard) for start, shard in owned if not shard.is_file()]
+        desc = "corpus shards" if size == 1 else f"corpus shards (rank {rank} of {size})"
+        for start, shard in tqdm(mine, desc=desc, unit="shard", disable=len(shards) < 2):
             with atomic_open(shard, "wb") as handle:
                 np.save(handle, encoder.encode_documents(texts[start : start + self.shard_size]))
-        self._assemble(shards, final, (len(texts), encoder.dimension))
+        distributed.barrier()
+        if rank == 0:
+            self._assemble(shards, final, (len(texts), encoder.dimension))
+        distributed.barrier()
         return np.load(final, mmap_mode="r")
 
     @staticmethod
