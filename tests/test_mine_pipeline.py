@@ -337,3 +337,30 @@ def test_bad_input_is_one_line_error(tmp_path, dataset_dir, tiny_bi_encoder):
         OPTIONS.build(
             {"data": str(dataset_dir), "judge": "openai", "bi_encoder": "x"}, config=None, overrides=[]
         )
+
+
+def test_streamed_mining_writes_the_same_bytes_on_scifact(
+    shared_data, tiny_bi_encoder, tmp_path, monkeypatch
+):
+    """Real data, every strategy: searching 7 queries at a time (9 chunks) writes byte for byte the files of
+    one chunk, and the same ECI; the teacher's 2,048-pair chunks split queries across them in both runs."""
+    from retriever.mine import candidates
+
+    monkeypatch.setenv("RETRIEVER_CACHE_HOME", str(tmp_path / "cache"))
+    config = MineConfig.model_validate(
+        {
+            "data": str(shared_data / "scifact"),
+            "split": "train",
+            "max_queries": 60,
+            "candidates": {"sources": ["bm25", "dense"], "depth": 30, "bi_encoder": str(tiny_bi_encoder)},
+            "negatives": {"count": 8, "range_min": 2},
+        }
+    )
+    whole = mine(config, tmp_path / "whole")
+    monkeypatch.setattr(candidates, "QUERY_CHUNK", 7)
+    streamed = mine(config, tmp_path / "streamed")
+    files = ["train.jsonl", *(f"strategies/{s}.jsonl" for s in ("bm25", "dense", "hybrid", "teacher"))]
+    for name in files:
+        assert (tmp_path / "whole" / name).read_bytes() == (tmp_path / "streamed" / name).read_bytes(), name
+    assert len(read_training_file(tmp_path / "whole" / "train.jsonl")) == 60
+    assert whole["eci"] == streamed["eci"] and whole["counts"] == streamed["counts"]

@@ -2,7 +2,8 @@
 
 Each source retrieves ``depth + |known positives|`` passages per query, drops the query's known positives
 (qrels at or above ``min_qrels_grade``) and keeps the best ``depth``: a source run never contains a positive.
-Dense retrieval encodes the corpus through the shared memory-mapped embedding cache and searches FAISS.
+Dense retrieval encodes the corpus through the shared memory-mapped embedding cache, and all queries at once
+(a query's vector never depends on how the queries are chunked), and searches FAISS.
 
 A source's candidates are two arrays, not per-pair Python objects (:class:`CandidateArrays`): row ``i`` is
 the ``i``-th mined query, ``docs[i]`` its passages' corpus positions best first (``-1`` pads a short row) and
@@ -91,7 +92,7 @@ def retrieve(
 ) -> dict[str, CandidateArrays]:
     """{source: arrays} for ``sources``; ``encoder()`` gives the (lazily loaded) bi-encoder for dense search."""
     from retriever.retrieval.bm25 import BM25Index
-    from retriever.retrieval.search import bm25_search, dense_search, index_corpus
+    from retriever.retrieval.search import bm25_search, index_corpus, vector_search
 
     k = config.depth + max((len(docs) for docs in exclude.values()), default=0)
     runs: dict[str, CandidateArrays] = {}
@@ -102,9 +103,13 @@ def retrieve(
         )
     if "dense" in sources:
         index = index_corpus(encoder(), corpus, config.index, embedding_cache)
-        runs["dense"] = _arrays(
-            lambda chunk: dense_search(encoder(), index, chunk, k), corpus, queries, exclude, config.depth
-        )
+        vectors = encoder().encode_queries(list(queries.values()))  # once: a vector never depends on chunks
+        row = {qid: i for i, qid in enumerate(queries)}
+
+        def search(chunk: dict[str, str]) -> Run:
+            return vector_search(index, list(chunk), vectors[[row[qid] for qid in chunk]], k)
+
+        runs["dense"] = _arrays(search, corpus, queries, exclude, config.depth)
     return runs
 
 

@@ -39,10 +39,15 @@ def dense_search(encoder: Encoder, index: DenseIndex, queries: dict[str, str], k
     """Encode ``queries`` and return their top-``k`` documents by inner product."""
     if not queries:
         return {}
-    scores, rows = index.search(encoder.encode_queries(list(queries.values())), k)
+    return vector_search(index, list(queries), encoder.encode_queries(list(queries.values())), k)
+
+
+def vector_search(index: DenseIndex, query_ids: list[str], vectors, k: int) -> Run:
+    """The top-``k`` documents by inner product of already encoded queries (row i is ``query_ids[i]``)."""
+    scores, rows = index.search(vectors, k)
     return {
         qid: {index.ids[row]: float(score) for row, score in zip(rows[i], scores[i], strict=True) if row >= 0}
-        for i, qid in enumerate(queries)
+        for i, qid in enumerate(query_ids)
     }
 
 
