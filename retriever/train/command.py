@@ -64,6 +64,13 @@ def train_command(
     cached: Annotated[
         bool | None, option("--cached/--no-cached", help="GradCache variant of the loss.")
     ] = None,
+    base_weight: Annotated[
+        float | None,
+        option(
+            "--base-weight",
+            help="Average the final weights with the base model: (1 - w) trained + w base (WiSE-FT).",
+        ),
+    ] = None,
     resume: Annotated[bool, typer.Option(help="Continue from the newest checkpoint in --output.")] = False,
     config: ConfigFile = None,
     set_: Overrides = None,

@@ -105,6 +105,13 @@ class TrainConfig(StrictModel):
     cached: bool = Field(False, description="GradCache variant of the loss (large batches, little memory).")
     mini_batch_size: int = Field(32, ge=1, description="GradCache mini-batch size (texts per forward).")
     gather_across_devices: bool = Field(True, description="Use every process's passages as negatives.")
+    base_weight: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="After training, average the weights with the starting model: (1 - w) trained + w start "
+        "(WiSE-FT); 0 keeps the trained model.",
+    )
     save_steps: int = Field(500, ge=1, description="Save a resumable checkpoint every this many steps.")
     save_total_limit: int = Field(2, ge=1, description="Keep only the newest this many checkpoints.")
     dev: DevEvalConfig = Field(default_factory=DevEvalConfig, description="Dev evaluation settings.")

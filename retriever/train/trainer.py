@@ -10,6 +10,8 @@ autocast and DDP (``torchrun`` / ``accelerate launch``); the losses gather passa
 Outputs in ``config.output``: ``checkpoints/checkpoint-<step>/`` (resumable), ``train_log.jsonl`` (one record
 per step: step, epoch, loss, lr, examples_per_s, elapsed_s; dev records add ``dev``), ``train_config.json``,
 and the final sentence-transformers model with its model card (``README.md``: loss, hyperparameters, log).
+With ``base_weight`` w > 0 the final model is then ``(1 - w) trained + w start`` (WiSE-FT), the trained one
+kept in ``before-averaging/``, and ``averaged.json`` says so.
 With the ``plots`` extra, ``training_curves.png`` (loss and dev metrics by step, from the log) is written next
 to the model and linked from the card.
 """
@@ -17,6 +19,7 @@ to the model and linked from the card.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +30,7 @@ import numpy as np
 
 from retriever.data.training_file import TrainingExample, read_training_file
 from retriever.errors import InputError, RetrieverError
+from retriever.files import atomic_write_json
 from retriever.outputs import require_output_dir
 from retriever.train.batching import BatchPlan, filter_sources, split_dev
 from retriever.train.checkpoints import latest_checkpoint, load_state, save_checkpoint
@@ -38,6 +42,8 @@ LOG_FILE = "train_log.jsonl"
 CONFIG_FILE = "train_config.json"
 DONE_FILE = "training_complete.json"
 FIGURE_FILE = "training_curves.png"
+AVERAGED_FILE = "averaged.json"
+BEFORE_AVERAGING = "before-averaging"
 
 StepCallback = Callable[[dict[str, Any]], None]
 
@@ -106,7 +112,35 @@ def train(config: TrainConfig, *, resume: bool = False, on_step: StepCallback | 
     for stage in stage_configs:
         stage = stage.model_copy(update={"model": model_source})
         model_source = str(_train_stage(stage, resume=resume, on_step=on_step))
+    if config.base_weight:
+        _average_with_start(config, Path(model_source))
     return Path(model_source)
+
+
+def _average_with_start(config: TrainConfig, final: Path) -> None:
+    """Replace the final model by ``(1 - w) trained + w start`` (:mod:`retriever.train.averaging`), once.
+
+    The trained weights are kept in ``OUTPUT/before-averaging/`` (a model directory) and averaged from there,
+    and ``averaged.json`` is written last, so a run cut while averaging redoes it from the trained weights
+    and a rerun of a finished run never averages twice. Only the main process writes."""
+    from accelerate import PartialState
+
+    from retriever.train.averaging import average_with_base
+
+    state = PartialState()
+    marker = final / AVERAGED_FILE
+    if state.is_main_process and not marker.is_file():
+        trained = final / BEFORE_AVERAGING
+        if not (trained / "modules.json").is_file():
+            tmp = final / f".{BEFORE_AVERAGING}.tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.copytree(final, tmp, ignore=shutil.ignore_patterns("checkpoints", ".*", BEFORE_AVERAGING))
+            tmp.rename(trained)
+        average_with_base(trained, config.model, config.base_weight, final)
+        atomic_write_json(
+            marker, {"start": config.model, "base_weight": config.base_weight, "trained": BEFORE_AVERAGING}
+        )
+    state.wait_for_everyone()
 
 
 def _train_stage(config: TrainConfig, *, resume: bool, on_step: StepCallback | None) -> Path:
