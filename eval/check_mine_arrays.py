@@ -43,7 +43,14 @@ def extract(commit: str, target: Path) -> Path:
 def run_mine(code: Path, config: Path, out: Path) -> dict:
     """``retriever mine --config CONFIG --output OUT`` with ``code`` first on the path; wall s and peak RSS."""
     env = {**os.environ, "PYTHONPATH": str(code), "HF_HUB_OFFLINE": "1"}
-    command = [sys.executable, "-c", "from retriever.cli import main; main()", "mine", "--config", str(config)]
+    command = [
+        sys.executable,
+        "-c",
+        "from retriever.cli import main; main()",
+        "mine",
+        "--config",
+        str(config),
+    ]
     started = time.perf_counter()
     process = subprocess.Popen([*command, "--output", str(out)], env=env)
     _, status, usage = os.wait4(process.pid, 0)
@@ -65,10 +72,23 @@ def measured(out: Path) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--old", default=OLD, help="Commit of the reference code.")
     parser.add_argument("--data", default="scifact", help="Dataset name or BEIR folder (train split mined).")
     parser.add_argument("--max-queries", type=int, default=None, help="Mine only the first N queries.")
+    parser.add_argument(
+        "--bi-encoder",
+        default="sentence-transformers/all-MiniLM-L6-v2",
+        help="Dense candidates and teacher (a tiny model keeps a 10^5-passage check to minutes).",
+    )
+    parser.add_argument("--sources", default="bm25,dense", help="Candidate sources, comma-separated.")
+    parser.add_argument(
+        "--no-filter",
+        action="store_true",
+        help="No false-negative margin (a tiny model's teacher would otherwise drop almost every negative).",
+    )
     parser.add_argument("--name", default="mine_arrays", help="Writes eval/output/<name>.md.")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="mine-arrays-") as tmp:
@@ -78,10 +98,10 @@ def main() -> None:
             f"data: {args.data}",
             "split: train",
             "candidates:",
-            "  sources: [bm25, dense]",
+            f"  sources: [{args.sources}]",
             "  depth: 100",
-            "  bi_encoder: sentence-transformers/all-MiniLM-L6-v2",
-            "negatives: {count: 28, range_min: 2}",
+            f"  bi_encoder: {args.bi_encoder}",
+            "negatives: {count: 28, range_min: 2" + (", relative_margin: null}" if args.no_filter else "}"),
             "strategy: auto",
         ]
         if args.max_queries:
@@ -91,21 +111,33 @@ def main() -> None:
         runs = {}
         for label, code in (("old", old_code), ("new", ROOT)):
             out = work / f"out-{label}"
-            runs[label] = run_mine(code, config, out) | {"files": digests(out), "measured": measured(out)}
+            runs[label] = run_mine(code, config, out) | {
+                "files": digests(out),
+                "measured": measured(out),
+                "negatives": sum(
+                    len(json.loads(line)["negatives"])
+                    for path in (out / "strategies").glob("*.jsonl")
+                    for line in path.read_text().splitlines()
+                ),
+            }
     same_files = runs["old"]["files"] == runs["new"]["files"]
     same_measured = runs["old"]["measured"] == runs["new"]["measured"]
     report = [
         f"# Arrays-based mining vs the per-pair dictionaries of {args.old}",
         "",
-        f"`python eval/check_mine_arrays.py --old {args.old} --data {args.data}"
+        f"`python eval/check_mine_arrays.py --old {args.old} --data {args.data} --sources {args.sources} "
+        f"--bi-encoder {args.bi_encoder}"
         + (f" --max-queries {args.max_queries}" if args.max_queries else "")
-        + "`: BM25 + dense (all-MiniLM-L6-v2) candidates at depth 100, bi-encoder teacher, every strategy.",
+        + (" --no-filter" if args.no_filter else "")
+        + f"`: {args.sources} candidates at depth 100, the bi-encoder as teacher, every strategy; "
+        f"{runs['new']['measured']['counts']['examples']:,} examples.",
         "",
         f"- training files byte-identical: **{same_files}** ({len(runs['new']['files'])} files: "
         + ", ".join(f"`{name}` {digest[:12]}" for name, digest in runs["new"]["files"].items())
         + ")",
         f"- ECI table, counts and chosen strategy identical: **{same_measured}**",
-        f"- teacher pairs: {runs['new']['measured']['teacher_pairs']:,}",
+        f"- teacher pairs: {runs['new']['measured']['teacher_pairs']:,}; negatives written: "
+        f"{runs['new']['negatives']:,}",
         "",
         "| code | wall s | peak RSS MB |",
         "|---|---|---|",
