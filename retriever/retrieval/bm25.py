@@ -79,7 +79,8 @@ class _Bm25s:
     def load(cls, config: BM25Config, directory: Path) -> _Bm25s:
         import bm25s
 
-        return cls(config, bm25s.BM25.load(str(directory / "bm25s")))
+        # memory-mapped: the score matrix stays on disk and is paged in as queries touch it
+        return cls(config, bm25s.BM25.load(str(directory / "bm25s"), mmap=True))
 
 
 class _RankBm25:
