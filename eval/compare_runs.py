@@ -6,7 +6,8 @@ bootstrap interval and sign-flip test over the SciFact test queries.
 
 ``--reference <file stem>:<objective>`` names one run; its condition (every setting but the seed) is the
 reference. A condition's score per query is the mean over its seeds, and a comparison uses only the seeds the
-two conditions share, so the difference is paired by query and by seed. Runs without per-query scores (older
+two conditions share, so the difference is paired by query and by seed; an untrained row (BM25, the base model)
+scores the same under every seed, so it is compared over the other condition's seeds. Runs without per-query scores (older
 outputs) are listed without a comparison. ``--min-relevant K`` restricts the comparison to the test queries with
 at least K relevant documents in the test qrels of ``--data`` (the per-seed and mean columns stay over all queries). Prints the
 markdown table; ``--output`` also writes it.
@@ -41,9 +42,17 @@ class Condition:
     label: str
     test: dict[int, float] = field(default_factory=dict)
     per_query: dict[int, dict[str, float]] = field(default_factory=dict)
+    untrained: bool = False  # BM25 or the base model: the same scores whatever the seed
+
+    def scored_seeds(self) -> set[int] | None:
+        """The seeds with per-query scores; None (any seed) for an untrained row that has them."""
+        return None if self.untrained and self.per_query else set(self.per_query)
 
     def mean_per_query(self, seeds: list[int]) -> dict[str, float]:
-        """Per-query nDCG@10 averaged over ``seeds`` (queries scored under every one of them)."""
+        """Per-query nDCG@10 averaged over ``seeds`` (queries scored under every one of them); an untrained
+        row's one set of scores stands for every seed."""
+        if self.untrained:
+            seeds = sorted(self.per_query)[:1]
         shared = set.intersection(*(set(self.per_query[seed]) for seed in seeds))
         return {qid: statistics.fmean(self.per_query[seed][qid] for seed in seeds) for qid in shared}
 
@@ -86,7 +95,7 @@ def load_conditions(
             means = row.get(system if system == "hybrid" else "test")
             if not means:  # no hybrid figure for this row
                 continue
-            condition = conditions.setdefault(key, Condition(label))
+            condition = conditions.setdefault(key, Condition(label, untrained="lr" not in row))
             condition.test[settings["seed"]] = means["nDCG@10"]
             if row.get(f"{system}_per_query"):
                 condition.per_query[settings["seed"]] = {
@@ -100,7 +109,11 @@ def load_conditions(
 
 def comparison(condition: Condition, reference: Condition) -> str:
     """Paired difference over the seeds both conditions have per-query scores for."""
-    seeds = sorted(set(condition.per_query) & set(reference.per_query))
+    own, theirs = condition.scored_seeds(), reference.scored_seeds()
+    if own is None and theirs is None:  # two untrained rows: any one seed
+        seeds = sorted(reference.per_query)[:1]
+    else:
+        seeds = sorted((own if theirs is None else theirs if own is None else own & theirs) or set())
     if condition is reference or not seeds:
         return ""
     difference = paired_difference(condition.mean_per_query(seeds), reference.mean_per_query(seeds))
