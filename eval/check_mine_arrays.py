@@ -52,7 +52,8 @@ def run_mine(code: Path, config: Path, out: Path) -> dict:
         str(config),
     ]
     started = time.perf_counter()
-    process = subprocess.Popen([*command, "--output", str(out)], env=env)
+    # run from outside the tree: ``python -c`` puts the working directory first on sys.path
+    process = subprocess.Popen([*command, "--output", str(out)], env=env, cwd=out.parent)
     _, status, usage = os.wait4(process.pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"mine with {code} failed (exit {os.waitstatus_to_exitcode(status)})")
