@@ -62,7 +62,8 @@ def condition_key(row: dict, settings: dict) -> tuple:
     reference row (BM25, the base model) is one condition per dataset."""
     if "lr" not in row:
         return ("reference", row["objective"], settings.get("dataset"))
-    negatives = 1 if row["objective"] == "mnrl" else settings["hard_negatives"]
+    mnrl = row["objective"].split(" + ")[0] == "mnrl"  # also "mnrl + base (w=...)", its averaged model
+    negatives = 1 if mnrl else settings["hard_negatives"]
     return (row["objective"], row["lr"], negatives) + tuple(settings.get(name) for name in CONDITION_SETTINGS)
 
 

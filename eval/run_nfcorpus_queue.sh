@@ -6,6 +6,8 @@
 #   eval/run_nfcorpus_queue.sh lr       # MNRL and JointLH at lr 2e-5 (dev decides the lr of each objective)
 #   eval/run_nfcorpus_queue.sh lr-high  # JointLH at lr 1e-4 (dev only informs; MNRL at 1e-4 not run: time)
 #   eval/run_nfcorpus_queue.sh seed 43  # MNRL and JointLH, each at its dev-chosen lr, on another seed
+#   eval/run_nfcorpus_queue.sh steps200 # JointLH and MNRL at 200 steps, each also averaged with the base (w=0.5),
+#                                       # seeds 42 (with the dev curve and the base model), 43 and 44
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1
@@ -49,5 +51,14 @@ PY
         --name "train_nfcorpus_${objective}_seed${seed}"
     done
     ;;
-  *) echo "usage: $0 seed42 | lr | lr-high | seed N" >&2; exit 2 ;;
+  steps200)
+    for seed in 42 43 44; do
+      extra=()
+      [ "$seed" = 42 ] && extra=(--save-steps 100 --keep-checkpoints 3 --curve --eval-base)
+      # the later --max-steps 200 overrides COMMON's 80; 2 epochs so that 200 steps fit (1.2 epochs)
+      $PY eval/bench_train.py "${COMMON[@]}" --lrs 5e-5 --objectives jointlh,mnrl \
+        --epochs 2 --max-steps 200 --base-weights 0.5 --seed "$seed" "${extra[@]}" --name "train_nfcorpus_steps200_seed${seed}"
+    done
+    ;;
+  *) echo "usage: $0 seed42 | lr | lr-high | seed N | steps200" >&2; exit 2 ;;
 esac
