@@ -432,7 +432,9 @@ def averaged_with_base(run: dict[str, Any], dev_set, args: argparse.Namespace) -
         if not (target / "modules.json").is_file():
             average_with_base(run["model"], args.model, weight, target)
         tried.append({"base_weight": weight, "dev": split_score(target, dev_set, args), "model": str(target)})
-    print(f"{run['objective']} averaged with the base: {[(t['base_weight'], t['dev']['nDCG@10']) for t in tried]}")
+    print(
+        f"{run['objective']} averaged with the base: {[(t['base_weight'], t['dev']['nDCG@10']) for t in tried]}"
+    )
     best = max(tried, key=lambda entry: entry["dev"].get("nDCG@10", 0.0))
     if best["base_weight"] == 0.0:
         return None
@@ -535,7 +537,9 @@ def curve_lines(table: list[dict[str, Any]]) -> list[str]:
     lines = []
     for row in table:
         if row.get("curve"):
-            points = ", ".join(f"{p['step']}: {p['dev'].get('nDCG@10', float('nan')):.4f}" for p in row["curve"])
+            points = ", ".join(
+                f"{p['step']}: {p['dev'].get('nDCG@10', float('nan')):.4f}" for p in row["curve"]
+            )
             lines.append(f"- {row['objective']} (lr {row['lr']:g}) dev nDCG@10 by step: {points}")
         if row.get("tried_base_weights"):
             points = ", ".join(
