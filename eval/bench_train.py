@@ -397,28 +397,18 @@ def scores_of(dataset, model: str | None, args: argparse.Namespace, tag: str) ->
     return entry
 
 
-def dev_curve(output: Path, dev_set, args: argparse.Namespace) -> list[dict[str, Any]]:
-    """Dev metrics of every kept checkpoint of a run (ours under ``checkpoints/``, MNRL's under ``hf/``),
-    oldest first, then the final model."""
+def dev_curve(output: Path, steps: int, dev_set, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Dev metrics of every kept checkpoint of a run of ``steps`` steps (ours under ``checkpoints/``, MNRL's
+    under ``hf/``), oldest first, then the final model."""
     checkpoints = sorted(
         (int(path.name.split("-")[-1]), path)
         for path in [*output.glob("checkpoints/checkpoint-*"), *output.glob("hf/checkpoint-*")]
         if path.is_dir()
     )
-    steps = len([record for record in _log_records(output) if "loss" in record])
     points = [
         {"step": step, "dev": split_score(path, dev_set, args)} for step, path in checkpoints if step < steps
     ]  # the last checkpoint is the final model
     return points + [{"step": "final", "dev": split_score(output, dev_set, args)}]
-
-
-def _log_records(output: Path) -> list[dict[str, Any]]:
-    """Our trainer's step log, or the steps sentence-transformers logged (MNRL)."""
-    from retriever.train.trainer import read_log
-
-    if (output / "bench_result.json").is_file():
-        return [{"loss": None}] * json.loads((output / "bench_result.json").read_text())["steps"]
-    return read_log(output)
 
 
 def averaged_with_base(run: dict[str, Any], dev_set, args: argparse.Namespace) -> dict[str, Any] | None:
@@ -521,7 +511,7 @@ def main() -> None:
         best = max(runs, key=lambda run: run["dev"].get("nDCG@10", 0.0))
         best["tried"] = [{"lr": run["lr"], "dev": run["dev"]} for run in runs]
         if args.curve and dev_set is not None:
-            best["curve"] = dev_curve(Path(best["model"]), dev_set, args)
+            best["curve"] = dev_curve(Path(best["model"]), best["steps"], dev_set, args)
         print(f"{objective}: lr {best['lr']} dev {best['dev']}", flush=True)
         table.append(row_of(best, scores_of(test, best["model"], args, "test")))
         if args.base_weights and dev_set is not None:

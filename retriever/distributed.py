@@ -46,16 +46,18 @@ def barrier() -> None:
 
 
 def encode_then_release_workers(
-    corpus: Corpus, encoders: Iterable[Callable[[], Encoder]], cache: EmbeddingCache | None
+    corpus: Callable[[], Corpus], encoders: Iterable[Callable[[], Encoder]], cache: EmbeddingCache | None
 ) -> bool:
-    """Under torchrun, every rank encodes its shards of ``corpus`` for each encoder (in order: every rank
+    """Under torchrun, every rank encodes its shards of ``corpus()`` for each encoder (in order: every rank
     must pass the same list) into ``cache``; returns True on ranks other than 0, which have nothing left to
-    do. A single process returns False at once and encodes later, where the command needs the vectors."""
+    do. A single process returns False at once, loading nothing, and encodes later, where the command needs
+    the vectors (so rank 0 loads the corpus twice under torchrun: once here, once in the command)."""
     rank, size = world()
     if size == 1:
         return False
     if cache is None:
         raise InputError("sharded encoding under torchrun goes through the embedding cache: turn cache on")
+    loaded = corpus()
     for encoder in encoders:
-        cache.corpus_embeddings(encoder(), corpus)
+        cache.corpus_embeddings(encoder(), loaded)
     return rank > 0

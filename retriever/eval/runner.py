@@ -198,18 +198,16 @@ def encode_on_all_ranks(config: EvalConfig) -> bool:
     """Under torchrun, every rank encodes its shards of the corpus for each model into the embedding cache
     (:mod:`retriever.distributed`); True on ranks other than 0, which then stop. False in one process."""
     from retriever import distributed
-
-    if distributed.world()[1] == 1:
-        return False
     from retriever.data.loader import load_dataset
     from retriever.retrieval.embedding_cache import EmbeddingCache
     from retriever.retrieval.encoder import Encoder
 
     dense = bool(set(config.retrievers) & {"dense", "hybrid"})
-    encoders = [functools.partial(Encoder, model, config.encoder) for model in config.models if dense]
-    cache = EmbeddingCache(config.cache_dir) if config.cache else None
-    corpus = load_dataset(config.data, config.split).corpus
-    return distributed.encode_then_release_workers(corpus, encoders, cache)
+    return distributed.encode_then_release_workers(
+        lambda: load_dataset(config.data, config.split).corpus,
+        [functools.partial(Encoder, model, config.encoder) for model in config.models if dense],
+        EmbeddingCache(config.cache_dir) if config.cache else None,
+    )
 
 
 def evaluate(config: EvalConfig) -> EvalReport:

@@ -92,16 +92,13 @@ def encode_on_all_ranks(config: IndexBuildConfig) -> bool:
     """Under torchrun, every rank encodes its shards of the corpus into the embedding cache
     (:mod:`retriever.distributed`); True on ranks other than 0, which then stop. False in one process."""
     from retriever import distributed
-
-    if distributed.world()[1] == 1:
-        return False
     from retriever.data.loader import load_dataset
     from retriever.retrieval.embedding_cache import EmbeddingCache
 
-    cache = EmbeddingCache(config.cache_dir) if config.cache else None
-    corpus = load_dataset(config.data).corpus
     return distributed.encode_then_release_workers(
-        corpus, [lambda: Encoder(config.model, config.encoder)], cache
+        lambda: load_dataset(config.data).corpus,
+        [lambda: Encoder(config.model, config.encoder)],
+        EmbeddingCache(config.cache_dir) if config.cache else None,
     )
 
 

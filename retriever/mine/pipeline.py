@@ -89,9 +89,7 @@ class Miner:
 
     @functools.cached_property
     def encoder(self):
-        from retriever.retrieval.encoder import Encoder
-
-        return Encoder(str(self.config.candidates.bi_encoder), self.config.candidates.encoder, progress=True)
+        return bi_encoder(self.config)
 
     @functools.cached_property
     def embedding_cache(self):
@@ -419,21 +417,27 @@ def _eci_entry(stats: dict[str, list], count: int) -> dict[str, Any]:
     }
 
 
+def bi_encoder(config: MineConfig):
+    """The candidates' bi-encoder (dense search, and the teacher when no cross-encoder is given)."""
+    from retriever.retrieval.encoder import Encoder
+
+    return Encoder(str(config.candidates.bi_encoder), config.candidates.encoder, progress=True)
+
+
 def encode_on_all_ranks(config: MineConfig) -> bool:
     """Under torchrun, every rank encodes its shards of the corpus with the bi-encoder (dense candidates or
     the bi-encoder teacher) into the embedding cache (:mod:`retriever.distributed`); True on ranks other
     than 0, which then stop. False in one process."""
     from retriever import distributed
-
-    if distributed.world()[1] == 1:
-        return False
     from retriever.data.loader import load_dataset
+    from retriever.retrieval.embedding_cache import EmbeddingCache
 
-    miner = Miner(config, ".")
     needs_vectors = "dense" in config.sources() or not config.teacher.model
-    corpus = load_dataset(config.data, config.split).corpus
-    encoders = [lambda: miner.encoder] if needs_vectors else []
-    return distributed.encode_then_release_workers(corpus, encoders, miner.embedding_cache)
+    return distributed.encode_then_release_workers(
+        lambda: load_dataset(config.data, config.split).corpus,
+        [lambda: bi_encoder(config)] if needs_vectors else [],
+        EmbeddingCache(),
+    )
 
 
 def mine(config: MineConfig, out: str | Path, log: Log = _stderr) -> dict[str, Any]:

@@ -62,9 +62,8 @@ class EmbeddingCache:
         starts = range(0, len(texts), self.shard_size)
         shards = [directory / f"shard-{i:05d}.npy" for i in range(len(starts))]
         rank, size = distributed.world()
-        owned = list(zip(starts, shards, strict=True))[
-            rank::size
-        ]  # by index: another rank's writes never move it
+        # owned by index, so another rank's finished shards never move a shard to another owner
+        owned = list(zip(starts, shards, strict=True))[rank::size]
         mine = [(start, shard) for start, shard in owned if not shard.is_file()]
         desc = "corpus shards" if size == 1 else f"corpus shards (rank {rank} of {size})"
         for start, shard in tqdm(mine, desc=desc, unit="shard", disable=len(shards) < 2):
