@@ -169,6 +169,22 @@ def test_bi_encoder_teacher_is_cosine(tmp_path, dataset_dir, tiny_bi_encoder):
         assert scores == sorted(scores, reverse=True)  # teacher strategy: best teacher scores first
 
 
+def test_bi_encoder_teacher_shows_one_bar_not_one_per_chunk(
+    tmp_path, dataset_dir, tiny_bi_encoder, capfd, monkeypatch
+):
+    from retriever.mine import teacher
+
+    monkeypatch.setattr(teacher, "CHUNK", 3)  # a dozen chunks on this dataset
+    config = _config(
+        dataset_dir, tiny_bi_encoder, candidates={"sources": ["bm25"], "bi_encoder": str(tiny_bi_encoder)}
+    )
+    mine(config, tmp_path, lambda m: None)
+    err = capfd.readouterr().err
+    teacher_bar = err.index("teacher (bi-encoder):   0%")  # the pairs bar, after the corpus encoding's
+    assert err.count("teacher (bi-encoder):   0%") == 1
+    assert "Batches" not in err[teacher_bar:]  # no query-encoding bar per chunk under it
+
+
 def test_query_without_candidates_keeps_its_positive(tmp_path, dataset_dir, tiny_cross_encoder):
     config = _config(
         dataset_dir,

@@ -110,7 +110,8 @@ class BiEncoderTeacher:
     def _query_vectors(self, query_ids: Iterable[str]) -> None:
         new = [q for q in dict.fromkeys(query_ids) if q not in self._queries]
         if new:
-            vectors = self._encoder.encode_queries([self._dataset.queries[q] for q in new])
+            # no bar of its own: one per chunk would flood the terminal under the pairs bar
+            vectors = self._encoder.encode_queries([self._dataset.queries[q] for q in new], progress=False)
             self._queries.update(zip(new, _unit(vectors), strict=True))
 
     def score(self, pairs: Sequence[Pair]) -> np.ndarray:

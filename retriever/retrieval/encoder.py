@@ -159,21 +159,22 @@ class Encoder:
         with torch.autocast(self.model.device.type, dtype=torch.bfloat16, enabled=enabled):
             yield
 
-    def _encode(self, texts: Sequence[str], prompt: str) -> np.ndarray:
+    def _encode(self, texts: Sequence[str], prompt: str, progress: bool | None = None) -> np.ndarray:
         with self._max_length(), self._autocast():
             vectors = self.model.encode(
                 list(texts),
                 prompt=prompt or None,
                 batch_size=self.config.batch_size,
-                show_progress_bar=self.progress,
+                show_progress_bar=self.progress if progress is None else progress,
                 normalize_embeddings=self.similarity == "cosine" and not self.has_normalize_module,
                 convert_to_numpy=True,
             )
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
 
-    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        """Query vectors, shape (len(texts), dimension), float32."""
-        return self._encode(texts, self.query_prompt())
+    def encode_queries(self, texts: Sequence[str], progress: bool | None = None) -> np.ndarray:
+        """Query vectors, shape (len(texts), dimension), float32; ``progress`` overrides the encoder's
+        own setting for this call (a caller with its own bar passes False)."""
+        return self._encode(texts, self.query_prompt(), progress)
 
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
         """Document vectors, shape (len(texts), dimension), float32."""
