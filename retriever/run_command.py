@@ -89,7 +89,8 @@ def run_recipe(
         from retriever.serve.demo import ask_served_index
 
         _banner("serve", "sample queries against the served index")
-        results["serve"] = ask_served_index(configs["index"].output, configs["serve"])
+        index = configs.get("index") or validate_stages(recipe, path, ["index"])["index"]  # --only serve
+        results["serve"] = ask_served_index(index.output, configs["serve"])
     return results
 
 

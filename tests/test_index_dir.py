@@ -177,6 +177,21 @@ def test_hnsw_index_with_override(built, tmp_path):
     assert loaded.manifest["index"]["params"]["hnsw_m"] == 8 and loaded.dense.config.type == "hnsw"
 
 
+def test_bf16_index_serves_with_bf16_queries(built, tmp_path):
+    """A bf16-built index encodes its queries (and checks its fingerprint) in bf16 on load; a fp32 loader
+    differed from the bf16 fingerprint by 0.00126 on the quickstart model, above the tolerance, and refused
+    the index at `make demo`'s serve stage."""
+    from retriever.index.directory import load_index
+
+    model, data, _ = built
+    out = tmp_path / "bf16"
+    result = cli("index", "--model", model, "--data", data, "--output", out, "--precision", "bf16", "--no-cache")
+    assert result.exit_code == 0, result.output
+    loaded = load_index(out)
+    assert loaded.manifest["encoder"]["precision"] == "bf16"
+    assert loaded.encoder.config.precision == "bf16"
+
+
 def test_read_manifest_rejects_other_formats(copy_of):
     from retriever.index.directory import read_manifest
 

@@ -85,3 +85,7 @@ serve:
     index_manifest = json.loads((out / "index" / "manifest.json").read_text())
     assert index_manifest["model"]["source"] == str(out / "model")
     assert "POST" in result.output and "(chosen)" in result.output  # served hits and the ECI table are shown
+
+    served_again = CliRunner().invoke(app, ["run", str(recipe), "--only", "serve"])  # the index section
+    assert served_again.exit_code == 0, served_again.output  # names the directory the serve stage asks
+    assert "POST" in served_again.output and "== train" not in served_again.output

@@ -34,7 +34,9 @@ from retriever.retrieval.dense_index import DenseIndex
 from retriever.retrieval.encoder import Encoder
 
 DOCS, DENSE, BM25 = "docs.arrow", "dense", "bm25"
-ENCODER_SETTINGS = ("max_seq_length", "query_prompt", "document_prompt", "title_separator", "batch_size")
+ENCODER_SETTINGS = (
+    "max_seq_length", "query_prompt", "document_prompt", "title_separator", "batch_size", "precision",
+)  # fmt: skip  # the query side encodes as the index was built (a bf16 index: bf16 queries)
 
 
 @dataclass
