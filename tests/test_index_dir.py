@@ -185,7 +185,9 @@ def test_bf16_index_serves_with_bf16_queries(built, tmp_path):
 
     model, data, _ = built
     out = tmp_path / "bf16"
-    result = cli("index", "--model", model, "--data", data, "--output", out, "--precision", "bf16", "--no-cache")
+    result = cli(
+        "index", "--model", model, "--data", data, "--output", out, "--precision", "bf16", "--no-cache"
+    )
     assert result.exit_code == 0, result.output
     loaded = load_index(out)
     assert loaded.manifest["encoder"]["precision"] == "bf16"
