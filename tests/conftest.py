@@ -20,6 +20,17 @@ SHARED_DATA = Path(
 )
 
 
+@pytest.fixture(autouse=True)
+def corpus_store_per_test(tmp_path_factory, monkeypatch) -> Path:
+    """Each test reads corpus files through its own empty corpus store, so that no test meets a store file
+    another test's identical corpus left (which would skip that test's parsing and its warnings)."""
+    from retriever.data import corpus_store
+
+    directory = tmp_path_factory.mktemp("corpora")
+    monkeypatch.setattr(corpus_store, "store_dir", lambda: directory)
+    return directory
+
+
 @pytest.fixture(scope="session")
 def tiny_bi_encoder(tmp_path_factory) -> Path:
     """Path of a tiny sentence-transformers bi-encoder (2 layers, hidden 32, normalized embeddings)."""

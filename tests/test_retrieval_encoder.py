@@ -95,7 +95,7 @@ def test_bf16_encoding_is_close_to_fp32_float32_and_cached_apart(encoder):
 def test_title_separator_and_cache_key(encoder):
     corpus = Corpus(ids=["a", "b"], titles=["Title", ""], texts=["body", "only body"])
     dashed = Encoder(encoder.model, EncoderConfig(title_separator=" - "), progress=False)
-    assert dashed.document_texts(corpus) == ["Title - body", "only body"]
+    assert list(dashed.document_texts(corpus)) == ["Title - body", "only body"]
     assert encoder.cache_key(corpus) != Encoder(encoder.model, progress=False).cache_key(
         Corpus(ids=["a", "b"], titles=["Title", ""], texts=["body", "other body"])
     )

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from retriever.data.corpus_store import stored
 from retriever.data.dataset import Corpus, Dataset, Qrels
 from retriever.data.parsing import (
     CorpusBuilder,
@@ -39,9 +40,10 @@ def is_beir(directory: Path) -> bool:
     return find_file(directory, "corpus.jsonl") is not None
 
 
-def corpus_from_records(records: Iterable[tuple[int, dict[str, Any]]], source: Path | str) -> Corpus:
-    """A corpus from ``(line, {"_id", "title", "text"})`` records; ``title`` may be absent."""
-    builder = CorpusBuilder(source, "_id")
+def add_records(
+    builder: CorpusBuilder, records: Iterable[tuple[int, dict[str, Any]]], source: Path | str
+) -> None:
+    """Add ``(line, {"_id", "title", "text"})`` records to ``builder``; ``title`` may be absent."""
     for line, record in records:
         builder.add(
             string_field(record, "_id", source, line),
@@ -49,6 +51,12 @@ def corpus_from_records(records: Iterable[tuple[int, dict[str, Any]]], source: P
             string_field(record, "text", source, line),
             line,
         )
+
+
+def corpus_from_records(records: Iterable[tuple[int, dict[str, Any]]], source: Path | str) -> Corpus:
+    """A corpus (in memory) from ``(line, {"_id", "title", "text"})`` records; ``title`` may be absent."""
+    builder = CorpusBuilder(source, "_id")
+    add_records(builder, records, source)
     return builder.build()
 
 
@@ -93,6 +101,13 @@ def qrels_files(directory: Path) -> dict[str, Path]:
     )
 
 
+@stored("_id")
+def read_corpus(path: Path, builder: CorpusBuilder) -> None:
+    """The documents of a BEIR ``corpus.jsonl[.gz]`` (decorated: ``read_corpus(path) -> Corpus`` through the
+    corpus store)."""
+    add_records(builder, iter_jsonl(path, desc="corpus"), path)
+
+
 def read_beir(directory: str | Path, split: str | None = None) -> Dataset:
     """Read a BEIR dataset directory; ``split`` defaults to ``test`` or to the only qrels file present.
 
@@ -101,7 +116,7 @@ def read_beir(directory: str | Path, split: str | None = None) -> Dataset:
     split, qrels_path = choose_split(qrels_files(directory), split, directory / "qrels", optional=True)
     corpus_path = require_file(directory, "corpus.jsonl")
     queries_path = require_file(directory, "queries.jsonl")
-    corpus = corpus_from_records(iter_jsonl(corpus_path, desc="corpus"), corpus_path)
+    corpus = read_corpus(corpus_path)
     queries = queries_from_records(iter_jsonl(queries_path), queries_path)
     if not queries:
         raise InputError("no queries", path=queries_path)

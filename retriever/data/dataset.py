@@ -9,6 +9,7 @@ acceptable answer strings, used by top-k answer accuracy. ``Run`` is the pytrec_
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -18,11 +19,16 @@ Run = dict[str, dict[str, float]]
 
 @dataclass(frozen=True)
 class Corpus:
-    """Documents as parallel lists; ``ids[i]`` has title ``titles[i]`` and body ``texts[i]``."""
+    """Documents as parallel sequences; ``ids[i]`` has title ``titles[i]`` and body ``texts[i]``.
+
+    ``titles`` and ``texts`` are lists, or for a corpus read from a file the memory-mapped columns of the corpus
+    store (:mod:`retriever.data.corpus_store`), which give the same strings; ``known_fingerprint`` is the
+    store's recorded :attr:`fingerprint`, so that it is not hashed again."""
 
     ids: list[str]
-    titles: list[str]
-    texts: list[str]
+    titles: Sequence[str]
+    texts: Sequence[str]
+    known_fingerprint: str | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not (len(self.ids) == len(self.titles) == len(self.texts)):
@@ -39,27 +45,69 @@ class Corpus:
     def joined(self, separator: str = " ") -> list[str]:
         """Title and text joined by ``separator`` (the BEIR/MTEB convention is ``title + " " + text``);
         an empty title contributes nothing, so the result never starts with the separator."""
-        return [
-            f"{title}{separator}{text}" if title else text
-            for title, text in zip(self.titles, self.texts, strict=True)
-        ]
+        return list(self.joined_view(separator))
+
+    def joined_view(self, separator: str = " ") -> JoinedTexts:
+        """:meth:`joined` as a lazy sequence: a row is joined when it is read (a shard at a time for encoding)."""
+        return JoinedTexts(self.titles, self.texts, separator)
 
     def document(self, doc_id: str, separator: str = " ") -> str:
         """The joined text of one document."""
         i = self.position[doc_id]
-        title, text = self.titles[i], self.texts[i]
-        return f"{title}{separator}{text}" if title else text
+        return join_title(self.titles[i], self.texts[i], separator)
 
     @cached_property
     def fingerprint(self) -> str:
         """A content hash (sha256, 16 hex chars) of ids, titles and texts in order: any change alters it."""
-        digest = hashlib.sha256()
+        if self.known_fingerprint:
+            return self.known_fingerprint
+        fingerprint = Fingerprint()
         for doc_id, title, text in zip(self.ids, self.titles, self.texts, strict=True):
-            for part in (doc_id, title, text):
-                digest.update(part.encode("utf-8"))
-                digest.update(b"\x1f")
-            digest.update(b"\x1e")
-        return digest.hexdigest()[:16]
+            fingerprint.add(doc_id, title, text)
+        return fingerprint.hexdigest()
+
+
+class Fingerprint:
+    """:attr:`Corpus.fingerprint` computed as documents arrive: sha256 over each document's id, title and
+    text (each followed by ``0x1f``, the document by ``0x1e``), the first 16 hex chars."""
+
+    def __init__(self) -> None:
+        self._digest = hashlib.sha256()
+
+    def add(self, doc_id: str, title: str, text: str) -> None:
+        for part in (doc_id, title, text):
+            self._digest.update(part.encode("utf-8"))
+            self._digest.update(b"\x1f")
+        self._digest.update(b"\x1e")
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()[:16]
+
+
+def join_title(title: str, text: str, separator: str) -> str:
+    """``title + separator + text``, or ``text`` alone when the title is empty."""
+    return f"{title}{separator}{text}" if title else text
+
+
+class JoinedTexts(Sequence[str]):
+    """The rows ``join_title(titles[i], texts[i], separator)``, joined when read."""
+
+    def __init__(self, titles: Sequence[str], texts: Sequence[str], separator: str) -> None:
+        self.titles, self.texts, self.separator = titles, texts, separator
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:  # type: ignore[override]
+        """Row ``index`` as a string; a slice gives a list."""
+        if isinstance(index, slice):
+            pairs = zip(self.titles[index], self.texts[index], strict=True)
+            return [join_title(title, text, self.separator) for title, text in pairs]
+        return join_title(self.titles[index], self.texts[index], self.separator)
+
+    def __iter__(self) -> Iterator[str]:
+        for title, text in zip(self.titles, self.texts, strict=True):
+            yield join_title(title, text, self.separator)
 
 
 @dataclass

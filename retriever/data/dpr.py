@@ -20,7 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from retriever.data.dataset import Corpus, Dataset
+from retriever.data.corpus_store import stored
+from retriever.data.dataset import Dataset
 from retriever.data.parsing import (
     CorpusBuilder,
     choose_split,
@@ -46,9 +47,10 @@ def is_dpr(directory: Path) -> bool:
     return find_file(directory, *PASSAGE_FILES) is not None
 
 
-def read_passages(path: Path) -> Corpus:
-    """Passages from DPR's ``id<TAB>text<TAB>title`` file (header line skipped when present)."""
-    builder = CorpusBuilder(path, "id")
+@stored("id")
+def read_passages(path: Path, builder: CorpusBuilder) -> None:
+    """Passages from DPR's ``id<TAB>text<TAB>title`` file (header line skipped when present); decorated:
+    ``read_passages(path) -> Corpus`` through the corpus store."""
     for line, row in iter_csv_rows(path, desc="passages"):
         if line == 1 and row[0].strip().lower() == "id":
             continue
@@ -60,7 +62,6 @@ def read_passages(path: Path) -> Corpus:
                 field=PASSAGE_COLUMNS[min(len(row), 2)],
             )
         builder.add(row[0].strip(), row[2], row[1], line)
-    return builder.build()
 
 
 def question_files(directory: Path) -> dict[str, Path]:

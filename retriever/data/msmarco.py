@@ -12,7 +12,8 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from retriever.data.dataset import Corpus, Dataset
+from retriever.data.corpus_store import stored
+from retriever.data.dataset import Dataset
 from retriever.data.parsing import (
     CorpusBuilder,
     choose_split,
@@ -36,12 +37,12 @@ def is_msmarco(directory: Path) -> bool:
     return find_file(directory, "collection.tsv") is not None
 
 
-def read_collection(path: Path) -> Corpus:
-    """Passages from ``pid<TAB>passage`` lines (titles are empty)."""
-    builder = CorpusBuilder(path, "pid")
+@stored("pid")
+def read_collection(path: Path, builder: CorpusBuilder) -> None:
+    """Passages from ``pid<TAB>passage`` lines (titles are empty); decorated: ``read_collection(path) ->
+    Corpus`` through the corpus store."""
     for line, (pid, passage) in iter_columns(path, ("pid", "passage"), desc="collection"):
         builder.add(pid.strip(), "", passage, line)
-    return builder.build()
 
 
 def read_queries(path: Path) -> dict[str, str]:

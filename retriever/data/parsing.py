@@ -18,11 +18,11 @@ import sys
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO, TextIO, TypeVar
+from typing import Any, BinaryIO, Protocol, TextIO, TypeVar
 
 from tqdm.auto import tqdm
 
-from retriever.data.dataset import Corpus, Qrels
+from retriever.data.dataset import Corpus, Fingerprint, Qrels
 from retriever.errors import InputError
 
 logger = logging.getLogger("retriever.data")
@@ -187,17 +187,33 @@ def parse_grade(value: Any, path: Path | str, line: int, field: str) -> int:
         raise InputError(f"grade {value!r} is not an integer", path=path, line=line, field=field) from None
 
 
-class CorpusBuilder:
-    """Collects documents in order, rejecting duplicate ids; counts documents with empty title and text."""
+class CorpusSink(Protocol):
+    """Where a :class:`CorpusBuilder` sends documents in batches instead of keeping them (the corpus store)."""
 
-    def __init__(self, path: Path | str, id_field: str) -> None:
+    def write(self, ids: list[str], titles: list[str], texts: list[str]) -> None: ...
+
+    def finish(self, ids: list[str], fingerprint: str) -> Corpus: ...
+
+
+class CorpusBuilder:
+    """Collects documents in order, rejecting duplicate ids; counts documents with empty title and text.
+
+    With a ``sink``, titles and texts go to it every ``batch_rows`` documents and only the ids stay in memory;
+    :meth:`build` then returns the sink's corpus."""
+
+    def __init__(
+        self, path: Path | str, id_field: str, sink: CorpusSink | None = None, batch_rows: int = 8192
+    ) -> None:
         self.path = path
         self.id_field = id_field
+        self.sink = sink
+        self.batch_rows = batch_rows
         self.ids: list[str] = []
-        self.titles: list[str] = []
+        self.titles: list[str] = []  # all of them, or with a sink those not yet sent
         self.texts: list[str] = []
         self._first_line: dict[str, int] = {}
         self._empty = 0
+        self._fingerprint = Fingerprint()
 
     def add(self, doc_id: str, title: str, text: str, line: int) -> None:
         first = self._first_line.setdefault(doc_id, line)
@@ -213,13 +229,25 @@ class CorpusBuilder:
         self.ids.append(doc_id)
         self.titles.append(title)
         self.texts.append(text)
+        self._fingerprint.add(doc_id, title, text)
+        if self.sink is not None and len(self.texts) >= self.batch_rows:
+            self._send()
+
+    def _send(self) -> None:
+        assert self.sink is not None
+        self.sink.write(self.ids[len(self.ids) - len(self.texts) :], self.titles, self.texts)
+        self.titles, self.texts = [], []
 
     def build(self) -> Corpus:
         if not self.ids:
             raise InputError("the corpus has no documents", path=self.path)
         if self._empty:
             logger.warning("%s: %d documents have an empty title and text (kept)", self.path, self._empty)
-        return Corpus(ids=self.ids, titles=self.titles, texts=self.texts)
+        if self.sink is None:
+            return Corpus(self.ids, self.titles, self.texts, known_fingerprint=self._fingerprint.hexdigest())
+        if self.texts:
+            self._send()
+        return self.sink.finish(self.ids, self._fingerprint.hexdigest())
 
 
 def collect_queries(rows: Iterable[tuple[int, str, str]], path: Path | str, id_field: str) -> dict[str, str]:

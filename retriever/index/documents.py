@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from retriever.data.corpus_store import corpus_table, read_arrow, write_arrow
 from retriever.data.dataset import Corpus
 from retriever.errors import InputError, first_line
 
@@ -29,18 +30,13 @@ class Documents:
 
     @staticmethod
     def write(corpus: Corpus, path: Path) -> None:
-        import pyarrow as pa
-
-        table = pa.table({"id": corpus.ids, "title": corpus.titles, "text": corpus.texts})
-        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-            writer.write_table(table)
+        write_arrow(corpus_table(corpus), path)
 
     @classmethod
     def read(cls, path: Path) -> Documents:
         import pyarrow as pa
 
         try:
-            table = pa.ipc.open_file(pa.memory_map(str(path), "r")).read_all()
-            return cls(table.select(["id", "title", "text"]))
+            return cls(read_arrow(path).select(["id", "title", "text"]))
         except (pa.ArrowException, OSError, KeyError) as exc:
             raise InputError(f"corrupt or unreadable documents file ({first_line(exc)})", path=path) from None

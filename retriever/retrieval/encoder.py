@@ -180,9 +180,10 @@ class Encoder:
         """Document vectors, shape (len(texts), dimension), float32."""
         return self._encode(texts, self.document_prompt())
 
-    def document_texts(self, corpus: Corpus) -> list[str]:
-        """The corpus as encoded: title + ``title_separator`` + text."""
-        return corpus.joined(self.config.title_separator)
+    def document_texts(self, corpus: Corpus) -> Sequence[str]:
+        """The corpus as encoded: title + ``title_separator`` + text, joined as rows are read (a shard at a
+        time, so a memory-mapped corpus is never held whole)."""
+        return corpus.joined_view(self.config.title_separator)
 
     def cache_key_fields(self, corpus: Corpus) -> dict[str, Any]:
         """Everything the corpus vectors depend on (the embedding-cache key)."""
