@@ -6,13 +6,15 @@ Sizes: ``--sizes`` passages (default 10^4 and 10^5); ``--with-1e6`` adds 10^6.
 
 Each stage runs in its own process (this script with ``--child``), so its peak RSS is its own: the parent
 reads it from ``os.wait4`` (``ru_maxrss`` of the process and of the children it waited for, which for
-``serve`` is the server). Every process but ``generate``'s loads the corpus first (``load`` shows that
-floor: the corpus without torch); the dense stages, ``mine``, ``index`` and ``serve`` also import torch and
-the model. Every stage runs with ``--threads`` threads (torch, FAISS's OpenMP, the tokenizers; default 1,
+``serve`` is the server). Every process but ``generate``'s loads the corpus first (``load`` shows the floor
+of the first read, ``load-stored`` that of every later one: the corpus without torch); the dense stages,
+``mine``, ``index`` and ``serve`` also import torch and the model. Every stage runs with ``--threads`` threads (torch, FAISS's OpenMP, the tokenizers; default 1,
 for a machine whose other core is busy). Stages, in order, with the steps each times:
 
 - ``generate``: the synthetic corpus (only when its folder is missing or was made with other parameters);
-- ``load``: ``retriever.data.load_dataset`` of the corpus, queries and test qrels;
+- ``load``: ``retriever.data.load_dataset`` of the corpus, queries and test qrels, parsing the corpus file and
+  streaming it into the corpus store (its store entry is removed first);
+- ``load-stored``: the same read from the store (the corpus memory-mapped): the floor of every later stage;
 - ``bm25``: index the corpus (bm25s, the project's defaults), search the test queries at depth 100;
 - ``encode``: the corpus through the on-disk embedding cache (emptied first, so every vector is computed)
   with a tiny bi-encoder built in the run (WordPiece vocabulary of 4,000 trained on the first 5,000
@@ -56,6 +58,7 @@ WORK = OUTPUT / "scale"
 STAGES = (
     "generate",
     "load",
+    "load-stored",
     "bm25",
     "encode",
     "faiss-flat",
@@ -177,6 +180,17 @@ def stage_generate(size: int, args: argparse.Namespace, steps: dict) -> None:
 
 
 def stage_load(size: int, args: argparse.Namespace, steps: dict) -> None:
+    """The first read: the corpus store's entry for this corpus is removed, so the file is parsed and
+    streamed into the store."""
+    from retriever.data.corpus_store import file_key, store_dir
+
+    stored = store_dir() / f"{file_key(corpus_dir(size) / 'corpus.jsonl')}.arrow"
+    stored.unlink(missing_ok=True)
+    timed(steps, "load", lambda: test_data(size), size, "passages")
+
+
+def stage_load_stored(size: int, args: argparse.Namespace, steps: dict) -> None:
+    """Every later read (each other stage's floor): the corpus memory-mapped from the store."""
     timed(steps, "load", lambda: test_data(size), size, "passages")
 
 
@@ -309,6 +323,7 @@ def stage_serve(size: int, args: argparse.Namespace, steps: dict) -> None:
 RUNNERS = {
     "generate": stage_generate,
     "load": stage_load,
+    "load-stored": stage_load_stored,
     "bm25": stage_bm25,
     "encode": stage_encode,
     "faiss-flat": stage_faiss("flat"),
