@@ -457,10 +457,9 @@ def _when(section: dict) -> str:
     s = section["settings"]
     load = section["load_average"]
     return (
-        f"Run {section['date']} in {section['seconds'] / 60:.1f} min on a 2-core CPU shared with training jobs "
-        f"at higher priority (load average {load[0]} at the start, {load[1]} at the end; this run at nice 19), "
-        "so every judgements/s figure is a lower bound. Settings: "
-        + ", ".join(f"{k}={v}" for k, v in s.items())
+        f"Run {section['date']} in {section['seconds'] / 60:.1f} min on a 2-core CPU (load average {load[0]} at "
+        f"the start, {load[1]} at the end: where it is above 1, other jobs shared the cores and the "
+        "judgements/s figures are lower bounds). Settings: " + ", ".join(f"{k}={v}" for k, v in s.items())
     )
 
 
@@ -538,6 +537,28 @@ def _compact(answer: str | None) -> bool:
         return False
 
 
+def concurrency_note(section: dict) -> str:
+    """What the graded server rows at several concurrencies show, or nothing with one concurrency."""
+    rows = [
+        r
+        for r in section["runs"]
+        if "error" not in r
+        and r["backend"].startswith("llama")
+        and r["judge"]["prompt_version"].startswith("graded")
+    ]
+    if len({r["concurrency"] for r in rows}) < 2:
+        return ""
+    rates = " / ".join(f"{r['judgements_per_s']:.2f}" for r in rows)
+    levels = " / ".join(str(r["concurrency"]) for r in rows)
+    threads = section["settings"]["threads"]
+    return (
+        f" With {levels} calls in flight the server gives {rates} judgements/s: its "
+        f"{section['settings']['parallel']} slots share {threads} CPU thread(s), so concurrent calls queue for "
+        "the same arithmetic; concurrency pays where the server has idle compute to batch on (more threads, "
+        "a GPU: vLLM or llama.cpp's CUDA build)."
+    )
+
+
 def why_markdown(section: dict) -> list[str]:
     """Why the two backends agree or differ, from the rows and the differing pairs' grade log-probs."""
     rows = [r for r in section["runs"] if "error" not in r]
@@ -592,8 +613,8 @@ def why_markdown(section: dict) -> list[str]:
         f"{hf['counters']['completion_tokens']}: newlines, indentation and the end token on the server). "
         "Without any constraint (the free row) the model writes prose and no answer parses.",
         f"- **speed**: {server['judgements_per_s']:.2f} vs {hf['judgements_per_s']:.2f} judgements/s, one "
-        "call at a time on one thread each: on this shared CPU both are bound by the same core; the hf choice "
-        "is one forward pass over the prompt, the server's the same prefill plus a few decoding steps.",
+        "call at a time on one thread each (llama.cpp's Q4_1 kernels against torch's float32 ones over the "
+        "same prompt)." + concurrency_note(section),
         "",
         "SmolLM2-135M gives grade 0 to nearly every pair whatever its assessor grade (the judge's grade columns "
         "above), so kappa is 0 for both: the backends agree with each other and neither with the assessors. "
