@@ -188,3 +188,15 @@ def test_pyserini_on_java_older_than_21_is_a_one_line_error(tmp_path):
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
     assert re.search(r"could not load Anserini on Java 1\d.*needs Java 21\+", done.stderr), done.stderr
+
+
+@pytest.mark.parametrize("backend", ["bm25s", "rank_bm25"])
+def test_tokenizing_in_chunks_gives_the_index_of_one_pass(monkeypatch, backend):
+    from retriever.retrieval import bm25
+
+    queries = {"q1": "risk of infection", "q2": "running heart", "q3": "france capital"}
+    config = BM25Config(backend=backend)
+    whole = BM25Index.build(CORPUS, config).search(queries, k=4)
+    monkeypatch.setattr(bm25, "TOKENIZE_ROWS", 3)  # 4 documents: chunks of 3 and 1
+    assert bm25.indexable_tokens(CORPUS.joined_view(" "), config) == tokenize(CORPUS.joined(" "), config)
+    assert BM25Index.build(CORPUS, config).search(queries, k=4) == whole

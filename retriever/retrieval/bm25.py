@@ -15,6 +15,7 @@ import os
 import shutil
 import tempfile
 import weakref
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from retriever.data.dataset import Corpus, Run
 from retriever.errors import InputError
 from retriever.retrieval.config import BM25Config
 
+TOKENIZE_ROWS = 8192
 RANK_BM25_CLASSES = {"robertson": "BM25Okapi", "lucene": "BM25Okapi", "bm25l": "BM25L", "bm25+": "BM25Plus"}
 
 
@@ -44,9 +46,15 @@ def tokenize(texts: list[str], config: BM25Config) -> list[list[str]]:
     )
 
 
-def indexable_tokens(texts: list[str], config: BM25Config) -> list[list[str]]:
-    """:func:`tokenize` for indexing; a corpus left without any term is an :class:`InputError`."""
-    tokens = tokenize(texts, config)
+def indexable_tokens(texts: Sequence[str], config: BM25Config) -> list[list[str]]:
+    """:func:`tokenize` for indexing, :data:`TOKENIZE_ROWS` texts at a time (a memory-mapped corpus is joined a
+    chunk at a time, never whole; each text's tokens do not depend on the others); a corpus left without any
+    term is an :class:`InputError`."""
+    tokens = [
+        text_tokens
+        for start in range(0, len(texts), TOKENIZE_ROWS)
+        for text_tokens in tokenize(list(texts[start : start + TOKENIZE_ROWS]), config)
+    ]
     if not any(tokens):
         raise InputError(
             f"BM25 has nothing to index: no document keeps a term after stopword removal "
@@ -65,7 +73,7 @@ class _Bm25s:
         self.config = config
         self.engine = engine or bm25s.BM25(k1=config.k1, b=config.b, delta=config.delta, method=config.method)
 
-    def index(self, texts: list[str]) -> None:
+    def index(self, texts: Sequence[str]) -> None:
         self.engine.index(indexable_tokens(texts, self.config), show_progress=False)
 
     def top_k(self, queries: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -99,7 +107,7 @@ class _RankBm25:
         self.engine_class = getattr(rank_bm25, RANK_BM25_CLASSES[config.method])
         self.tokens: list[list[str]] = []
 
-    def index(self, texts: list[str]) -> None:
+    def index(self, texts: Sequence[str]) -> None:
         self._fit(indexable_tokens(texts, self.config))
 
     def _fit(self, tokens: list[list[str]]) -> None:
@@ -266,7 +274,7 @@ class _Pyserini:
         if directory is not None:
             self._open(directory)
 
-    def index(self, texts: list[str]) -> None:
+    def index(self, texts: Sequence[str]) -> None:
         self.directory = Path(tempfile.mkdtemp(prefix="retriever-lucene-"))
         weakref.finalize(self, shutil.rmtree, self.directory, True)
         flags = ["-stemmer", "none"] if self.config.stemmer is None else []
@@ -317,7 +325,7 @@ class BM25Index:
         """Index title + separator + text of every document."""
         config = config or BM25Config()
         backend = BACKENDS[config.backend](config)
-        backend.index(corpus.joined(config.title_separator))
+        backend.index(corpus.joined_view(config.title_separator))
         return cls(backend, list(corpus.ids), config)
 
     def search(self, queries: dict[str, str], k: int) -> Run:
