@@ -18,7 +18,8 @@ loaded by transformers, on the same pairs, and a server killed in the middle of 
 
 Writes ``eval/output/judge_llamacpp.json`` and ``.md`` (``--name``). The figures in the report:
 
-    nice -n 19 .venv/bin/python eval/bench_judge_llamacpp.py --pairs 100 --no-pointwise
+    .venv/bin/python eval/bench_judge_llamacpp.py --pairs 200 --concurrency 1,2,4 --no-restart  # section 1
+    nice -n 19 .venv/bin/python eval/bench_judge_llamacpp.py --pairs 100 --no-judge  # section 2
 """
 
 from __future__ import annotations
