@@ -182,10 +182,9 @@ def stage_generate(size: int, args: argparse.Namespace, steps: dict) -> None:
 def stage_load(size: int, args: argparse.Namespace, steps: dict) -> None:
     """The first read: the corpus store's entry for this corpus is removed, so the file is parsed and
     streamed into the store."""
-    from retriever.data.corpus_store import file_key, store_dir
+    from retriever.data.corpus_store import store_path
 
-    stored = store_dir() / f"{file_key(corpus_dir(size) / 'corpus.jsonl')}.arrow"
-    stored.unlink(missing_ok=True)
+    store_path(corpus_dir(size) / "corpus.jsonl").unlink(missing_ok=True)
     timed(steps, "load", lambda: test_data(size), size, "passages")
 
 

@@ -134,22 +134,18 @@ class StoreWriter:
     fingerprint); :meth:`discard` removes the temporary file of a parse that failed."""
 
     def __init__(self, stored: Path) -> None:
+        import pyarrow as pa
+
         self.stored = stored
         self.tmp = stored.with_name(f".{stored.name}.{os.getpid()}.tmp")
-        self._sink: Any = None
-        self._writer: Any = None
+        self._schema = pa.schema([("id", pa.string()), ("title", pa.string()), ("text", pa.string())])
+        self._sink: Any = pa.OSFile(str(self.tmp), "wb")  # an unwritable store fails here, before parsing
+        self._writer: Any = pa.ipc.new_file(self._sink, self._schema)
 
     def write(self, ids: list[str], titles: list[str], texts: list[str]) -> None:
         import pyarrow as pa
 
-        batch = pa.record_batch(
-            [pa.array(ids, pa.string()), pa.array(titles, pa.string()), pa.array(texts, pa.string())],
-            names=["id", "title", "text"],
-        )
-        if self._writer is None:
-            self._sink = pa.OSFile(str(self.tmp), "wb")
-            self._writer = pa.ipc.new_file(self._sink, batch.schema)
-        self._writer.write_batch(batch)
+        self._writer.write_batch(pa.record_batch([ids, titles, texts], schema=self._schema))
 
     def finish(self, ids: list[str], fingerprint: str) -> Corpus:
         self._close()
@@ -178,13 +174,18 @@ def _open_stored(stored: Path) -> Corpus:
     return corpus_from_table(table, sidecar["fingerprint"])
 
 
+def store_path(path: Path) -> Path:
+    """Where the store keeps the corpus of the file ``path``."""
+    return store_dir() / f"{file_key(path)}.arrow"
+
+
 def stored_corpus(path: Path, id_field: str, fill: Callable[[Path, CorpusBuilder], None]) -> Corpus:
     """The corpus of the file ``path``: memory-mapped from the store, or parsed by ``fill(path, builder)``
     into a :class:`CorpusBuilder` that streams it into the store first. A parse error propagates and leaves
     no store file; a store that cannot be read is parsed again, one that cannot be written is skipped."""
     import pyarrow as pa
 
-    stored = store_dir() / f"{file_key(path)}.arrow"
+    stored = store_path(path)
     if stored.is_file():
         try:
             return _open_stored(stored)
@@ -193,7 +194,6 @@ def stored_corpus(path: Path, id_field: str, fill: Callable[[Path, CorpusBuilder
     try:
         stored.parent.mkdir(parents=True, exist_ok=True)
         writer: StoreWriter | None = StoreWriter(stored)
-        writer.tmp.touch()
     except OSError as exc:
         logger.warning("corpus store %s not written (%s); keeping %s in memory", stored, exc, path)
         writer = None
