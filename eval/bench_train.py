@@ -6,8 +6,10 @@ Pipeline (every piece is cached under ``--work``, so the script can run in piece
 1. ``retriever convert``: the train qrels (several positives per query) + BM25 hard negatives
    (``--negatives`` per query, ``--skip-top`` skipped) -> ``WORK/train.jsonl``, or ``--train-file`` (e.g. the
    output of a recipe's ``retriever mine`` stage); ``--noise-rate r`` then adds
-   ``round(r x |P|)`` false positives per query (source ``noise``): the query's top BM25 candidates that are
-   not in its qrels (they look relevant, as an LLM judge's false positives do), removed from its negatives.
+   ``round(r x |P|)`` false positives per query (source ``noise``). ``--noise-source bm25`` takes the query's
+   top BM25 candidates that are not in its qrels (they look relevant, as an LLM judge's false positives do;
+   removed from its negatives), ``random`` draws them uniformly (seeded) from the corpus documents outside
+   the query's qrels (certainly wrong, the controlled case when the corpus's top hits are often relevant).
 2. For each objective and each learning rate of ``--lrs``: ``retriever train``. Dev: with ``--dev-split``
    (NFCorpus has ``dev``) the model is trained on all of train and scored on that split's queries over the
    whole corpus; otherwise a seeded ``--dev-fraction`` of the training queries is held out and searched in
@@ -79,6 +81,12 @@ def parse_args() -> argparse.Namespace:
         "--noise-rate", type=float, default=0.0, help="False positives added, as a share of |P| per query."
     )
     parser.add_argument(
+        "--noise-source",
+        choices=("bm25", "random"),
+        default="bm25",
+        help="Where false positives come from: top BM25 non-qrels hits, or random non-qrels documents.",
+    )
+    parser.add_argument(
         "--dev-split", default=None, help="Dataset split for dev selection (e.g. dev); default: carve train."
     )
     parser.add_argument("--hybrid", action="store_true", help="Also report RRF(dense, BM25) on test.")
@@ -147,14 +155,37 @@ def training_file(args: argparse.Namespace, work: Path) -> Path:
         return full
     examples = read_training_file(full)
     if args.noise_rate:
-        examples = [with_false_positives(example, args.noise_rate) for example in examples]
-    stem = full.stem + (f"-noise{args.noise_rate:g}" if args.noise_rate else "")
+        examples = noisy(examples, args)
+    stem = full.stem + noise_suffix(args)
     if args.train_queries is not None:
         examples, stem = examples[: args.train_queries], f"{stem}-first{args.train_queries}"
     subset = work / f"{stem}.jsonl"  # a mined file's derived files are named after its folder's stem
     if not subset.exists():
         write_training_file(subset, examples)
     return subset
+
+
+def noise_suffix(args: argparse.Namespace) -> str:
+    """The derived training file's name suffix: ``-noise0.5`` (BM25 source) or ``-noise0.5-random``."""
+    if not args.noise_rate:
+        return ""
+    return f"-noise{args.noise_rate:g}" + ("" if args.noise_source == "bm25" else f"-{args.noise_source}")
+
+
+def noisy(examples: list, args: argparse.Namespace) -> list:
+    """Every example with ``round(rate x |P|)`` false positives of source ``noise`` from ``--noise-source``."""
+    if args.noise_source == "bm25":
+        return [with_false_positives(example, args.noise_rate) for example in examples]
+    import random
+
+    from retriever.data.loader import load_dataset
+
+    train = load_dataset(args.data, "train")
+    rng = random.Random(args.seed)
+    return [
+        with_random_positives(example, args.noise_rate, train.corpus, train.qrels, rng)
+        for example in examples
+    ]
 
 
 def with_false_positives(example, rate: float):
@@ -170,6 +201,24 @@ def with_false_positives(example, rate: float):
     return example.model_copy(
         update={"positives": [*example.positives, *noise], "negatives": example.negatives[count:]}
     )
+
+
+def with_random_positives(example, rate: float, corpus, qrels, rng):
+    """``example`` with ``round(rate x |P|)`` documents drawn uniformly from ``corpus`` outside the query's
+    qrels, its positives and its negatives, added as positives of source ``noise`` (negatives unchanged)."""
+    from retriever.data.training_file import Positive
+
+    taken = {*qrels.get(example.query_id, {}), *(p.id for p in example.positives)}
+    taken |= {n.id for n in example.negatives}
+    count = round(rate * len(example.positives))
+    drawn: list[str] = []
+    while len(drawn) < count:
+        doc = corpus.ids[rng.randrange(len(corpus))]
+        if doc not in taken:
+            taken.add(doc)
+            drawn.append(doc)
+    noise = [Positive(id=doc, text=corpus.document(doc), source=NOISE_SOURCE) for doc in drawn]
+    return example.model_copy(update={"positives": [*example.positives, *noise]})
 
 
 def train_config(args: argparse.Namespace, data: Path, objective: str, lr: float, output: Path):
@@ -454,7 +503,8 @@ def markdown(table: list[dict[str, Any]], args: argparse.Namespace) -> str:
             else f"a {args.dev_fraction:.0%} dev split of train"
         )
         + f"), group = {args.max_positives} positives ({args.positive_cap}) + {args.hard_negatives} BM25 "
-        f"negatives, {args.similarity} x {args.scale:g}, noise rate {args.noise_rate:g}.",
+        f"negatives, {args.similarity} x {args.scale:g}, noise rate {args.noise_rate:g} "
+        f"({args.noise_source}).",
         "",
         "| system | lr | steps | passages/step | train min | dev nDCG@10 | test nDCG@10 | test Recall@100 | "
         "test nDCG@10 - mnrl [95% CI], p | hybrid nDCG@10 |",

@@ -3,6 +3,7 @@
 # Every run is cached under eval/output/train_nfcorpus_runs, so a later line that lists an objective already
 # run only re-reads it, and the script can be rerun after a cut.
 #   eval/run_nfcorpus_queue.sh seed42   # base, BM25, MNRL / LSEPair / JointLH at lr 5e-5, no-hard, noise 50%
+#   eval/run_nfcorpus_queue.sh noise-random # LSEPair / JointLH at 50% and 25% random false positives, SumMargLH 0 / 50%
 #   eval/run_nfcorpus_queue.sh lr       # MNRL and JointLH at lr 2e-5 (dev decides the lr of each objective)
 #   eval/run_nfcorpus_queue.sh lr-high  # JointLH at lr 1e-4 (dev only informs; MNRL at 1e-4 not run: time)
 #   eval/run_nfcorpus_queue.sh seed 43  # MNRL and JointLH, each at its dev-chosen lr, on another seed
@@ -27,6 +28,18 @@ case "${1:-seed42}" in
     # The paper's noisy-positive claim: 50% extra false positives (top BM25 non-qrels hits, source "noise").
     $PY eval/bench_train.py "${COMMON[@]}" --lrs 5e-5 --objectives lsepair,jointlh --noise-rate 0.5 --seed 42 \
       --name train_nfcorpus_noise50_seed42
+    ;;
+  noise-random)
+    # The same claim with false positives that are certainly wrong: random non-qrels documents (NFCorpus's top
+    # BM25 non-qrels hits are often relevant, so the bm25 source above cannot test it). Clean rows: seed42.
+    for percent in 50 25; do
+      $PY eval/bench_train.py "${COMMON[@]}" --lrs 5e-5 --objectives lsepair,jointlh --noise-rate "0.$percent" \
+        --noise-source random --seed 42 --name "train_nfcorpus_noise${percent}random_seed42"
+    done
+    $PY eval/bench_train.py "${COMMON[@]}" --lrs 5e-5 --objectives summarglh --seed 42 \
+      --name train_nfcorpus_summarglh_seed42
+    $PY eval/bench_train.py "${COMMON[@]}" --lrs 5e-5 --objectives summarglh --noise-rate 0.5 \
+      --noise-source random --seed 42 --name train_nfcorpus_summarglh_noise50random_seed42
     ;;
   lr)
     $PY eval/bench_train.py "${COMMON[@]}" --lrs 2e-5 --objectives mnrl,jointlh --seed 42 \

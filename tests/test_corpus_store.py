@@ -92,6 +92,34 @@ def test_an_unwritable_store_keeps_the_parsed_corpus(tmp_path, monkeypatch, capl
     assert "not written" in caplog.text
 
 
+def test_a_store_write_failing_part_way_falls_back_to_memory(
+    tmp_path, monkeypatch, caplog, corpus_store_per_test
+):
+    class FullDisk:
+        def write_batch(self, batch):
+            raise OSError(28, "No space left on device")
+
+        def close(self):
+            raise OSError(28, "No space left on device")
+
+    opened = corpus_store.StoreWriter.__init__
+
+    def open_on_a_full_disk(self, stored):
+        opened(self, stored)
+        self._writer.close()
+        self._writer = FullDisk()
+
+    monkeypatch.setattr(corpus_store, "BATCH_ROWS", 2)  # the first batch is sent before the parse ends
+    monkeypatch.setattr(corpus_store.StoreWriter, "__init__", open_on_a_full_disk)
+    folder = write_beir(tmp_path / "data")
+    with caplog.at_level(logging.WARNING):
+        corpus = load_dataset(str(folder)).corpus
+    assert corpus.texts == [record["text"] for record in CORPUS]  # every document, the sent ones too
+    assert not isinstance(corpus.texts, ArrowStrings)
+    assert "not written" in caplog.text and "No space left" in caplog.text
+    assert not list(corpus_store_per_test.iterdir())  # no temporary or partial file left behind
+
+
 def test_arrow_strings_behave_like_a_list():
     import pyarrow as pa
 

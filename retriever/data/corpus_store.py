@@ -9,11 +9,13 @@ and every later one (each ``retriever`` command is its own process) memory-map t
 texts stay on disk and are paged in by the OS as a stage touches them (one passage for a training row, a
 shard of rows for encoding); only the ids become Python strings. The store is ``$RETRIEVER_CACHE_HOME/corpora``,
 else ``~/.cache/retriever/corpora``; a store that cannot be written (a read-only cache) or read back is skipped
-with a warning (the corpus is then held in memory as before), never an error.
+with a warning (the corpus is then held in memory as before), never an error; so is one whose writes fail
+part-way (a full disk): the file is then parsed again into memory.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -128,6 +130,10 @@ def file_key(path: Path) -> str:
     return digest.hexdigest()[:24]
 
 
+class StoreWriteError(OSError):
+    """Writing the store failed after it was opened (a full disk, a quota): the read falls back to memory."""
+
+
 class StoreWriter:
     """A :class:`~retriever.data.parsing.CorpusSink` that streams record batches into ``<stored>`` (through a
     temporary file, renamed when :meth:`finish` has written the sidecar ``<stored>.json`` with the
@@ -139,30 +145,53 @@ class StoreWriter:
         self.stored = stored
         self.tmp = stored.with_name(f".{stored.name}.{os.getpid()}.tmp")
         self._schema = pa.schema([("id", pa.string()), ("title", pa.string()), ("text", pa.string())])
-        self._sink: Any = pa.OSFile(str(self.tmp), "wb")  # an unwritable store fails here, before parsing
-        self._writer: Any = pa.ipc.new_file(self._sink, self._schema)
+        self._sink: Any = None
+        self._writer: Any = None
+        with _store_errors(stored):  # an unwritable store fails here, before parsing
+            stored.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self._sink = pa.OSFile(str(self.tmp), "wb")
+                self._writer = pa.ipc.new_file(self._sink, self._schema)
+            except BaseException:
+                self.discard()
+                raise
 
     def write(self, ids: list[str], titles: list[str], texts: list[str]) -> None:
         import pyarrow as pa
 
-        self._writer.write_batch(pa.record_batch([ids, titles, texts], schema=self._schema))
+        batch = pa.record_batch([ids, titles, texts], schema=self._schema)
+        with _store_errors(self.tmp):
+            self._writer.write_batch(batch)
 
     def finish(self, ids: list[str], fingerprint: str) -> Corpus:
-        self._close()
         sidecar = {"format": FORMAT, "fingerprint": fingerprint, "documents": len(ids)}
-        atomic_write_json(self.stored.with_suffix(".json"), sidecar)
-        os.replace(self.tmp, self.stored)
+        with _store_errors(self.stored):
+            self._close()
+            atomic_write_json(self.stored.with_suffix(".json"), sidecar)
+            os.replace(self.tmp, self.stored)
         return corpus_from_table(read_arrow(self.stored), fingerprint, ids)
 
     def discard(self) -> None:
-        self._close()
+        with contextlib.suppress(OSError):  # closing a file on a full disk fails again: it is removed anyway
+            self._close()
         self.tmp.unlink(missing_ok=True)
 
     def _close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._sink.close()
-            self._writer = self._sink = None
+        writer, sink, self._writer, self._sink = self._writer, self._sink, None, None
+        if writer is not None:
+            writer.close()
+        if sink is not None:
+            sink.close()
+
+
+@contextlib.contextmanager
+def _store_errors(path: Path) -> Iterator[None]:
+    """Re-raise an I/O error of the store's own writes as :class:`StoreWriteError` (an error reading the
+    corpus file stays what it is)."""
+    try:
+        yield
+    except OSError as exc:
+        raise StoreWriteError(f"writing {path}: {exc}") from exc
 
 
 def _open_stored(stored: Path) -> Corpus:
@@ -182,7 +211,8 @@ def store_path(path: Path) -> Path:
 def stored_corpus(path: Path, id_field: str, fill: Callable[[Path, CorpusBuilder], None]) -> Corpus:
     """The corpus of the file ``path``: memory-mapped from the store, or parsed by ``fill(path, builder)``
     into a :class:`CorpusBuilder` that streams it into the store first. A parse error propagates and leaves
-    no store file; a store that cannot be read is parsed again, one that cannot be written is skipped."""
+    no store file; a store that cannot be read is parsed again; one that cannot be written, or whose writes
+    fail part-way, is skipped and the file parsed into memory."""
     import pyarrow as pa
 
     stored = store_path(path)
@@ -192,19 +222,23 @@ def stored_corpus(path: Path, id_field: str, fill: Callable[[Path, CorpusBuilder
         except (pa.ArrowException, OSError, KeyError, ValueError) as exc:
             logger.warning("corpus store %s is unreadable (%s); parsing %s again", stored, exc, path)
     try:
-        stored.parent.mkdir(parents=True, exist_ok=True)
-        writer: StoreWriter | None = StoreWriter(stored)
-    except OSError as exc:
+        return _parse(path, id_field, fill, StoreWriter(stored))
+    except StoreWriteError as exc:  # batches already sent left memory: parse again, keeping them this time
         logger.warning("corpus store %s not written (%s); keeping %s in memory", stored, exc, path)
-        writer = None
+    return _parse(path, id_field, fill, None)
+
+
+def _parse(
+    path: Path, id_field: str, fill: Callable[[Path, CorpusBuilder], None], writer: StoreWriter | None
+) -> Corpus:
+    """``fill`` into a builder streaming to ``writer`` (none: in memory); a failed parse leaves no file."""
     builder = CorpusBuilder(path, id_field, sink=writer, batch_rows=BATCH_ROWS)
     try:
         fill(path, builder)
         return builder.build()
-    except BaseException:
+    finally:
         if writer is not None:
-            writer.discard()
-        raise
+            writer.discard()  # nothing left to remove once finish() has renamed the file
 
 
 def stored(id_field: str) -> Callable[[Callable[[Path, CorpusBuilder], None]], Callable[[Path], Corpus]]:
