@@ -1,0 +1,98 @@
+"""Choose the hybrid fusion on a dev split, report it once on test: the way a user would set ``--fusion`` and
+``--alpha`` (or ``rrf_k``) instead of keeping RRF's k = 60.
+
+Input: the dense and BM25 TREC run files that ``retriever eval -r dense -r bm25 --output DIR`` writes
+(``DIR/dense_<model>/run.trec``, ``DIR/bm25/run.trec``), once on the dev split and once on test. Every fusion of
+the grid (RRF with k in ``--rrf-ks``; min-max interpolation ``alpha * dense + (1 - alpha) * bm25`` with alpha in
+``--alphas``) is scored on dev (:func:`retriever.retrieval.fusion.fuse`, depth 1000, nDCG@10 by
+:func:`retriever.eval.metrics.evaluate_run`); the best on dev is scored on test next to RRF k = 60 (the
+default) and the dense run alone, with paired 95% intervals over the test queries
+(:mod:`retriever.eval.significance`).
+
+    python eval/tune_fusion.py --data nfcorpus --dev DEV_DIR --test TEST_DIR --system dense_model
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from retriever.data.loader import load_dataset
+from retriever.eval.metrics import evaluate_run, read_trec_run
+from retriever.eval.significance import paired_difference
+from retriever.retrieval.config import FusionConfig
+from retriever.retrieval.fusion import fuse
+
+METRIC = "nDCG@10"
+
+
+def grid(rrf_ks: list[int], alphas: list[float]) -> list[FusionConfig]:
+    return [FusionConfig(method="rrf", rrf_k=k) for k in rrf_ks] + [
+        FusionConfig(method="interpolation", alpha=a) for a in alphas
+    ]
+
+
+def label(config: FusionConfig) -> str:
+    if config.method == "rrf":
+        return f"rrf k={config.rrf_k}"
+    return f"interpolation alpha={config.alpha:g}"
+
+
+def per_query(qrels, run) -> dict[str, float]:
+    return {q: v[METRIC] for q, v in evaluate_run(qrels, run, [METRIC]).per_query.items()}
+
+
+def runs_of(folder: Path, system: str):
+    return read_trec_run(folder / system / "run.trec"), read_trec_run(folder / "bm25" / "run.trec")
+
+
+def mean(values: dict[str, float]) -> float:
+    return sum(values.values()) / len(values)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", required=True, help="Dataset directory or name (its qrels).")
+    parser.add_argument("--dev", required=True, type=Path, help="`retriever eval` output dir on dev.")
+    parser.add_argument("--test", required=True, type=Path, help="`retriever eval` output dir on test.")
+    parser.add_argument("--dev-split", default="dev")
+    parser.add_argument("--system", required=True, help="The dense run's folder name, e.g. dense_model.")
+    parser.add_argument("--rrf-ks", default="10,30,60,100")
+    parser.add_argument("--alphas", default="0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9")
+    args = parser.parse_args()
+    configs = grid([int(k) for k in args.rrf_ks.split(",")], [float(a) for a in args.alphas.split(",")])
+
+    dev_qrels = load_dataset(args.data, args.dev_split).qrels
+    dense, bm25 = runs_of(args.dev, args.system)
+    dev = {label(c): mean(per_query(dev_qrels, fuse(dense, bm25, c, 1000))) for c in configs}
+    chosen = max(configs, key=lambda c: dev[label(c)])
+    print(f"| fusion of {args.system} and bm25 | {args.dev_split} {METRIC} |")
+    print("|---|---|")
+    print(f"| dense alone | {mean(per_query(dev_qrels, dense)):.4f} |")
+    for name, value in dev.items():
+        print(f"| {'**' + name + '**' if name == label(chosen) else name} | {value:.4f} |")
+
+    test_qrels = load_dataset(args.data, "test").qrels
+    dense, bm25 = runs_of(args.test, args.system)
+    default = per_query(test_qrels, fuse(dense, bm25, FusionConfig(), 1000))
+    rows = {
+        "dense alone": per_query(test_qrels, dense),
+        "rrf k=60 (default)": default,
+        f"{label(chosen)} (chosen on {args.dev_split})": per_query(
+            test_qrels, fuse(dense, bm25, chosen, 1000)
+        ),
+    }
+    print(f"\n| test | {METRIC} | - rrf k=60 [95% CI], p | - dense alone [95% CI], p |")
+    print("|---|---|---|---|")
+    for name, values in rows.items():
+        versus = [
+            "" if values is other else str(paired_difference(values, other))
+            for other in (default, rows["dense alone"])
+        ]
+        print(f"| {name} | {mean(values):.4f} | {versus[0]} | {versus[1]} |")
+
+
+if __name__ == "__main__":
+    main()
