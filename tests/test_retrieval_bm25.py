@@ -200,3 +200,23 @@ def test_tokenizing_in_chunks_gives_the_index_of_one_pass(monkeypatch, backend):
     monkeypatch.setattr(bm25, "TOKENIZE_ROWS", 3)  # 4 documents: chunks of 3 and 1
     assert bm25.indexable_tokens(CORPUS.joined_view(" "), config) == tokenize(CORPUS.joined(" "), config)
     assert BM25Index.build(CORPUS, config).search(queries, k=4) == whole
+
+
+def test_bm25s_indexed_from_token_ids_scores_as_from_token_lists():
+    import bm25s
+    import numpy as np
+
+    from retriever.retrieval import bm25
+
+    config = BM25Config()
+    tokens = tokenize(CORPUS.joined(" "), config)
+    ids, vocab = bm25.indexable_token_ids(CORPUS.joined_view(" "), config)
+    words = {i: token for token, i in vocab.items()}
+    assert [[words[i] for i in doc] for doc in ids] == tokens  # the same tokens, relabelled
+    reference = bm25s.BM25(k1=config.k1, b=config.b, delta=config.delta, method=config.method)
+    reference.index(tokens, show_progress=False)  # bm25s building its own vocabulary from the strings
+    queries = ["risk of infection", "running heart", "france capital", "mouse gene liver risk"]
+    expected_rows, expected_scores = reference.retrieve(tokenize(queries, config), k=4, show_progress=False)
+    rows, scores = BM25Index.build(CORPUS, config).backend.top_k(queries, 4)
+    np.testing.assert_array_equal(rows, expected_rows)
+    np.testing.assert_array_equal(scores, expected_scores)  # bit for bit, not approximately

@@ -15,7 +15,8 @@ import os
 import shutil
 import tempfile
 import weakref
-from collections.abc import Sequence
+from array import array
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,22 +47,42 @@ def tokenize(texts: list[str], config: BM25Config) -> list[list[str]]:
     )
 
 
+def _chunked_tokens(texts: Sequence[str], config: BM25Config) -> Iterator[list[str]]:
+    """:func:`tokenize`'s tokens of each text, :data:`TOKENIZE_ROWS` texts at a time (a memory-mapped corpus is
+    joined a chunk at a time, never whole; each text's tokens do not depend on the others)."""
+    for start in range(0, len(texts), TOKENIZE_ROWS):
+        yield from tokenize(list(texts[start : start + TOKENIZE_ROWS]), config)
+
+
+def _nothing_to_index(config: BM25Config) -> InputError:
+    return InputError(
+        f"BM25 has nothing to index: no document keeps a term after stopword removal "
+        f"(stopwords={config.stopwords!r}) and stemming; set bm25.stopwords to null",
+        field="bm25.stopwords",
+    )
+
+
 def indexable_tokens(texts: Sequence[str], config: BM25Config) -> list[list[str]]:
-    """:func:`tokenize` for indexing, :data:`TOKENIZE_ROWS` texts at a time (a memory-mapped corpus is joined a
-    chunk at a time, never whole; each text's tokens do not depend on the others); a corpus left without any
-    term is an :class:`InputError`."""
-    tokens = [
-        text_tokens
-        for start in range(0, len(texts), TOKENIZE_ROWS)
-        for text_tokens in tokenize(list(texts[start : start + TOKENIZE_ROWS]), config)
-    ]
+    """:func:`tokenize` for indexing, in chunks; a corpus left without any term is an :class:`InputError`."""
+    tokens = list(_chunked_tokens(texts, config))
     if not any(tokens):
-        raise InputError(
-            f"BM25 has nothing to index: no document keeps a term after stopword removal "
-            f"(stopwords={config.stopwords!r}) and stemming; set bm25.stopwords to null",
-            field="bm25.stopwords",
-        )
+        raise _nothing_to_index(config)
     return tokens
+
+
+def indexable_token_ids(texts: Sequence[str], config: BM25Config) -> tuple[list[array], dict[str, int]]:
+    """The tokens of :func:`indexable_tokens` as ids: one ``array('i')`` per text (4 bytes a token, where a
+    list of tokens holds a pointer and a string object per token) and the vocabulary ``{token: id}`` in order
+    of first occurrence; the input of ``bm25s.BM25.index((ids, vocab))``, whose scores and rankings are those
+    of the token lists (a vocabulary is a relabelling of the matrix's columns)."""
+    vocab: dict[str, int] = {}
+    ids = [
+        array("i", [vocab.setdefault(t, len(vocab)) for t in tokens])
+        for tokens in _chunked_tokens(texts, config)
+    ]
+    if not vocab:
+        raise _nothing_to_index(config)
+    return ids, vocab
 
 
 class _Bm25s:
@@ -74,7 +95,7 @@ class _Bm25s:
         self.engine = engine or bm25s.BM25(k1=config.k1, b=config.b, delta=config.delta, method=config.method)
 
     def index(self, texts: Sequence[str]) -> None:
-        self.engine.index(indexable_tokens(texts, self.config), show_progress=False)
+        self.engine.index(indexable_token_ids(texts, self.config), show_progress=False)
 
     def top_k(self, queries: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
         rows, scores = self.engine.retrieve(tokenize(queries, self.config), k=k, show_progress=False)
