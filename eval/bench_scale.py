@@ -424,6 +424,46 @@ def table(records: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def tree_mb(path: Path) -> float | None:
+    """Bytes under ``path`` (a file or a folder) in MB; None when absent."""
+    if not path.exists():
+        return None
+    files = [path] if path.is_file() else [f for f in path.rglob("*") if f.is_file()]
+    return sum(f.stat().st_size for f in files) / 2**20
+
+
+def footprint_table(records: list[dict]) -> str:
+    """Each stage's peak RSS against the data it holds, per size: the raw text (``corpus.jsonl``), the vectors
+    (the flat FAISS file of the index directory: the vectors, uncompressed) and the BM25 index (its saved
+    folder), and their sum; the issue's bound is a peak within 2x of that sum."""
+    sizes = sorted({r["size"] for r in records})
+    lines = [
+        "| passages | raw text MB | vectors MB | BM25 index MB | sum MB | peak RSS / sum, by stage |",
+        "|---|---|---|---|---|---|",
+    ]
+    for size in sizes:
+        parts = [
+            tree_mb(corpus_dir(size) / "corpus.jsonl"),
+            tree_mb(WORK / f"index-{size}" / "dense" / "index.faiss"),
+            tree_mb(WORK / f"index-{size}" / "bm25"),
+        ]
+        if None in parts:
+            lines.append(
+                f"| {size:,} | " + " | ".join("" if x is None else f"{x:,.0f}" for x in parts) + " | | |"
+            )
+            continue
+        total = sum(parts)
+        ratios = ", ".join(
+            f"{r['stage']} {r['peak_rss_mb'] / total:.1f}x"
+            for r in records
+            if r["size"] == size and r["stage"] != "generate" and r["returncode"] == 0
+        )
+        lines.append(
+            f"| {size:,} | " + " | ".join(f"{x:,.0f}" for x in parts) + f" | {total:,.0f} | {ratios} |"
+        )
+    return "\n".join(lines)
+
+
 def report(records: list[dict]) -> str:
     notes = []
     for size in sorted({r["size"] for r in records}):
@@ -453,6 +493,10 @@ def report(records: list[dict]) -> str:
             *notes,
             "",
             table(records),
+            "",
+            "Peak memory against the data (sizes on disk; `generate` left out, it holds no index):",
+            "",
+            footprint_table(records),
             "",
             "![time and memory against corpus size](scale.png)",
             "",
