@@ -64,7 +64,11 @@ def condition_key(row: dict, settings: dict) -> tuple:
         return ("reference", row["objective"], settings.get("dataset"))
     mnrl = row["objective"].split(" + ")[0] == "mnrl"  # also "mnrl + base (w=...)", its averaged model
     negatives = 1 if mnrl else settings["hard_negatives"]
-    return (row["objective"], row["lr"], negatives) + tuple(settings.get(name) for name in CONDITION_SETTINGS)
+    # false positives' source: bm25 before the option existed, and nothing to tell apart without noise
+    noise_source = settings.get("noise_source", "bm25") if settings.get("noise_rate") else None
+    return (row["objective"], row["lr"], negatives, noise_source) + tuple(
+        settings.get(name) for name in CONDITION_SETTINGS
+    )
 
 
 def queries_with_relevant(data: Path, minimum: int) -> set[str]:
@@ -90,7 +94,7 @@ def load_conditions(
                 noise = settings.get("noise_rate") or 0
                 label += (
                     f" (lr {row['lr']:g}, {key[2]} neg, {row['steps']} steps, {settings['max_seq_length']} tok"
-                    + (f", noise {noise:g}" if noise else "")
+                    + (f", noise {noise:g} {key[3]}" if noise else "")
                     + ")"
                 )
             means = row.get(system if system == "hybrid" else "test")
