@@ -4,6 +4,7 @@
 # run only re-reads it, and the script can be rerun after a cut.
 #   eval/run_nfcorpus_queue.sh seed42   # base, BM25, MNRL / LSEPair / JointLH at lr 5e-5, no-hard, noise 50%
 #   eval/run_nfcorpus_queue.sh noise-random # LSEPair / JointLH at 50% and 25% random false positives, SumMargLH 0 / 50%
+#   eval/run_nfcorpus_queue.sh summarglh-seeds # SumMargLH at seeds 43 and 44 (80 steps)
 #   eval/run_nfcorpus_queue.sh lr       # MNRL and JointLH at lr 2e-5 (dev decides the lr of each objective)
 #   eval/run_nfcorpus_queue.sh lr-high  # JointLH at lr 1e-4 (dev only informs; MNRL at 1e-4 not run: time)
 #   eval/run_nfcorpus_queue.sh seed 43  # MNRL and JointLH, each at its dev-chosen lr, on another seed
@@ -40,6 +41,12 @@ case "${1:-seed42}" in
       --name train_nfcorpus_summarglh_seed42
     $PY eval/bench_train.py "${COMMON[@]}" --lrs 5e-5 --objectives summarglh --noise-rate 0.5 \
       --noise-source random --seed 42 --name train_nfcorpus_summarglh_noise50random_seed42
+    ;;
+  summarglh-seeds)  # SumMargLH led at seed 42 (noise-random's clean row): seeds 43 and 44 of it at 80 steps
+    for seed in 43 44; do
+      $PY eval/bench_train.py "${COMMON[@]}" --lrs 5e-5 --objectives summarglh --seed "$seed" \
+        --name "train_nfcorpus_summarglh_seed${seed}"
+    done
     ;;
   lr)
     $PY eval/bench_train.py "${COMMON[@]}" --lrs 2e-5 --objectives mnrl,jointlh --seed 42 \
