@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -202,3 +203,31 @@ def test_settings_without_inputs_evaluate_a_loaded_dataset(tmp_path):
     report = evaluate_systems(EvalSettings(retrievers=["bm25"], k=2), dataset)
     assert report.systems[0].metrics["MRR@10"] == 1.0 and report.dataset["source"] is None
     assert "data" not in report.config.model_dump() and "models" not in report.config.model_dump()
+
+
+def test_models_sharing_a_directory_name_keep_their_own_systems_and_run_files(
+    beir, tmp_path, tiny_bi_encoder
+):
+    """Two trained models both saved as ``<run>/model`` must not share a system name or overwrite a run file."""
+    first, second = tmp_path / "jointlh" / "model", tmp_path / "summarglh" / "model"
+    shutil.copytree(tiny_bi_encoder, first)
+    shutil.copytree(tiny_bi_encoder, second)
+    settings = config(
+        beir,
+        tmp_path,
+        cache=False,
+        retrievers=["dense"],
+        output=str(tmp_path / "out"),
+        models=[str(first), str(second), str(second)],
+    )
+    report = evaluate(settings)
+    names = [s.name for s in report.systems]
+    assert names == ["dense:jointlh/model", "dense:summarglh/model", "dense:summarglh/model#2"]
+    run_files = sorted(
+        p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("run.trec")
+    )
+    assert run_files == [
+        "dense_jointlh_model/run.trec",
+        "dense_summarglh_model/run.trec",
+        "dense_summarglh_model_2/run.trec",
+    ]

@@ -31,23 +31,17 @@ outside ``[A-Za-z0-9._-]`` in a system name become ``_``); the run tag is that s
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 from retriever.data.dataset import Qrels
-from retriever.eval.runner import EvalReport, SystemResult
+from retriever.eval.runner import EvalReport, SystemResult, safe_name
 from retriever.eval.significance import PairedDifference, paired_difference
 from retriever.files import atomic_write_json, atomic_write_text
 
 SCHEMA = "retriever.eval.report/1"
 FIGURE = "metrics_by_cutoff.png"
 CURVE_CUTOFFS = (1, 3, 5, 10, 20, 50, 100, 200, 500, 1000)
-
-
-def safe_name(name: str) -> str:
-    """A system name usable as a directory and a TREC run tag."""
-    return re.sub(r"[^A-Za-z0-9._-]", "_", name)
 
 
 def run_file(report: EvalReport, system: SystemResult) -> str:

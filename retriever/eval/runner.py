@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import re
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -107,10 +108,59 @@ def metric_plan(config: EvalSettings, dataset: Dataset, style: str) -> tuple[lis
     return STYLE_METRICS[style], threshold
 
 
-def _label(model: str | SentenceTransformer, position: int) -> str:
+def safe_name(name: str) -> str:
+    """A system name usable as a directory and a TREC run tag."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)
+
+
+def _label(model: str | SentenceTransformer, position: int, parts: int = 1) -> str:
+    """A local model's last ``parts`` path components, a hub name as given, ``model``/``model<position>`` in memory."""
     if isinstance(model, str):
-        return Path(model).name if Path(model).expanduser().exists() else model
+        path = Path(model).expanduser()
+        return "/".join(path.resolve().parts[-parts:]) if path.exists() else model
     return f"model{position}" if position else "model"
+
+
+def model_labels(models: Sequence[str | SentenceTransformer]) -> list[str]:
+    """One label per model, distinct after :func:`safe_name` (they name systems and run directories): local paths
+    that share a last component get more of their path (``a/model``, ``b/model``); a model given again, or a label
+    still equal after the whole path, gets ``#<position>``."""
+    sources = [_source(model) for model in models]
+    first = {source: position for position, source in reversed(list(enumerate(sources)))}
+
+    def labelled(parts: int) -> dict[str | int, str]:
+        return {source: _label(models[position], position, parts) for source, position in first.items()}
+
+    label_of = labelled(1)
+    deepest = max((len(Path(source).parts) for source in sources if isinstance(source, str)), default=1)
+    for parts in range(2, deepest + 1):
+        clashing = _clashing(label_of)
+        if not clashing:
+            break
+        longer = labelled(parts)
+        label_of = {
+            source: longer[source] if source in clashing else label for source, label in label_of.items()
+        }
+    labels, taken = [], set()
+    for position, source in enumerate(sources):
+        label = label_of[source]
+        labels.append(f"{label}#{position}" if safe_name(label) in taken else label)
+        taken.add(safe_name(labels[-1]))
+    return labels
+
+
+def _source(model: str | SentenceTransformer) -> str | int:
+    """What identifies a model: its resolved path, its hub name, or (in memory) the object."""
+    if not isinstance(model, str):
+        return id(model)
+    path = Path(model).expanduser()
+    return str(path.resolve()) if path.exists() else model
+
+
+def _clashing(label_of: dict[str | int, str]) -> set[str | int]:
+    """The sources whose label is not unique once made safe for a directory name."""
+    counts = Counter(safe_name(label) for label in label_of.values())
+    return {source for source, label in label_of.items() if counts[safe_name(label)] > 1}
 
 
 def _system_name(retriever: str, label: str | None, several_models: bool) -> str:
@@ -248,8 +298,9 @@ def evaluate_systems(
     if "bm25" in config.retrievers:
         results["bm25", 0] = evaluation.system("bm25", "bm25", None, *evaluation.bm25_run())
     several = len(model_list) > 1
+    labels = model_labels(model_list)
     for position, model in enumerate(model_list if dense_wanted else []):  # one model in memory at a time
-        label = _label(model, position)
+        label = labels[position]
         model_timer = Timer()
         with model_timer("load_model"):
             encoder = Encoder(model, config.encoder, name=label if not isinstance(model, str) else None)
