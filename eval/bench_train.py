@@ -32,6 +32,7 @@ minute): ``--max-steps 2 --objectives lsepair,mnrl --train-queries 40 --max-docs
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import statistics
@@ -156,10 +157,10 @@ def training_file(args: argparse.Namespace, work: Path) -> Path:
     examples = read_training_file(full)
     if args.noise_rate:
         examples = noisy(examples, args)
-    stem = full.stem + noise_suffix(args)
+    stem = (training_file_key(full) if args.train_file else full.stem) + noise_suffix(args)
     if args.train_queries is not None:
         examples, stem = examples[: args.train_queries], f"{stem}-first{args.train_queries}"
-    subset = work / f"{stem}.jsonl"  # a mined file's derived files are named after its folder's stem
+    subset = work / f"{stem}.jsonl"
     if not subset.exists():
         write_training_file(subset, examples)
     return subset
@@ -260,7 +261,13 @@ def run_dir(args: argparse.Namespace, data: Path, objective: str, lr: float, wor
     score = f"{args.similarity}{args.scale:g}" + ("-first" if args.positive_cap == "first" else "")
     dev = f"dev-{args.dev_split}" if args.dev_split else f"devfrac{args.dev_fraction:g}"
     name = f"{objective}-lr{lr:g}-{budget}-{shape}-{score}-{args.precision}-{dev}-seed{args.seed}"
-    return work / (f"{data.parent.name}-{data.stem}" if args.train_file else data.stem) / name
+    return work / (training_file_key(data) if args.train_file else data.stem) / name
+
+
+def training_file_key(path: Path) -> str:
+    """``<folder>-<stem>-<hash of the resolved path>``: two files both named ``mined/train.jsonl`` never share."""
+    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]
+    return f"{path.parent.name}-{path.stem}-{digest}"
 
 
 def run_objective(

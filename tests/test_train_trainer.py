@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import pytest
@@ -135,6 +136,21 @@ def test_existing_output_needs_resume(tiny_bi_encoder, training_file, tmp_path):
         train(config(tiny_bi_encoder, training_file, broken, max_steps=4), on_step=interrupt)
     with pytest.raises(InputError, match="pass --resume"):
         train(config(tiny_bi_encoder, training_file, broken, max_steps=4))
+
+
+def test_resume_refuses_a_run_started_on_other_data_or_settings(tiny_bi_encoder, training_file, tmp_path):
+    """A finished run is not returned as the result of another training file or objective."""
+    out = tmp_path / "run"
+    train(config(tiny_bi_encoder, training_file, out, max_steps=2))
+    other_file = tmp_path / "other" / training_file.name
+    other_file.parent.mkdir()
+    shutil.copy(training_file, other_file)
+    with pytest.raises(InputError, match=r"other settings \(data:"):
+        train(config(tiny_bi_encoder, other_file, out, max_steps=2), resume=True)
+    with pytest.raises(InputError, match=r"other settings \(loss:"):
+        train(config(tiny_bi_encoder, training_file, out, max_steps=2, loss="jointlh"), resume=True)
+    # where and how often it saves may change
+    assert train(config(tiny_bi_encoder, training_file, out, max_steps=2, save_steps=7), resume=True) == out
 
 
 def test_stages_chain_from_the_previous_checkpoint(tiny_bi_encoder, training_file, tmp_path):

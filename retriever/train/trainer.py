@@ -143,6 +143,31 @@ def _average_with_start(config: TrainConfig, final: Path) -> None:
     state.wait_for_everyone()
 
 
+# Settings a resumed run may change: where and how often it saves, and what it logs.
+RESUME_MAY_CHANGE = frozenset({"output", "save_steps", "save_total_limit", "dev"})
+
+
+def _require_same_run(output: Path, config: TrainConfig) -> None:
+    """Resuming continues the run in ``output`` only if it was started with these settings (the training file by
+    resolved path): a finished or half-trained run on other data or another objective is never passed off as
+    this one."""
+    saved_file = output / CONFIG_FILE
+    if not saved_file.is_file():
+        return
+    saved = TrainConfig.model_validate_json(saved_file.read_text(encoding="utf-8"))
+    before, now = (
+        {**c.model_dump(exclude=RESUME_MAY_CHANGE), "data": str(Path(c.data).resolve())}
+        for c in (saved, config)
+    )
+    changed = sorted(name for name in now if before.get(name) != now[name])
+    if changed:
+        raise InputError(
+            f"output holds a training run with other settings ({', '.join(changed)}: {before[changed[0]]!r} there, "
+            f"{now[changed[0]]!r} now); choose another --output",
+            path=saved_file,
+        )
+
+
 def _train_stage(config: TrainConfig, *, resume: bool, on_step: StepCallback | None) -> Path:
     """One stage: the accelerate loop described in the module docstring."""
     import torch
@@ -151,6 +176,10 @@ def _train_stage(config: TrainConfig, *, resume: bool, on_step: StepCallback | N
     from transformers import get_linear_schedule_with_warmup
 
     output = Path(config.output)
+    precision = resolve_precision(config.precision)
+    config = config.model_copy(update={"precision": precision})  # the card and config record what ran
+    if resume:
+        _require_same_run(output, config)
     if (output / DONE_FILE).is_file():
         if resume:
             return output
@@ -162,8 +191,6 @@ def _train_stage(config: TrainConfig, *, resume: bool, on_step: StepCallback | N
             path=output,
         )
 
-    precision = resolve_precision(config.precision)
-    config = config.model_copy(update={"precision": precision})  # the card and config record what ran
     if precision == "fp16" and not torch.cuda.is_available():
         raise InputError("fp16 needs a GPU; use bf16 or fp32 on CPU", field="precision")
     # The accelerator settings are a process-wide singleton: reset them (not the distributed state) so a
