@@ -71,7 +71,12 @@ def train_command(
             help="Average the final weights with the base model: (1 - w) trained + w base (WiSE-FT).",
         ),
     ] = None,
-    resume: Annotated[bool, typer.Option(help="Continue from the newest checkpoint in --output.")] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            help="Continue from the newest checkpoint in --output (the run must have the same settings and data)."
+        ),
+    ] = False,
     config: ConfigFile = None,
     set_: Overrides = None,
 ) -> None:
