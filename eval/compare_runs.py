@@ -95,6 +95,7 @@ def load_conditions(
                 label += (
                     f" (lr {row['lr']:g}, {key[2]} neg, {row['steps']} steps, {settings['max_seq_length']} tok"
                     + (f", noise {noise:g} {key[3]}" if noise else "")
+                    + (f", on {settings['train_file']}" if settings.get("train_file") else "")
                     + ")"
                 )
             means = row.get(system if system == "hybrid" else "test")
