@@ -10,6 +10,9 @@ default) and the dense run alone, with paired 95% intervals over the test querie
 (:mod:`retriever.eval.significance`).
 
     python eval/tune_fusion.py --data nfcorpus --dev DEV_DIR --test TEST_DIR --system dense_model
+
+``--dev-system`` chooses with another system's dev runs (a model trained on the dev queries: SciFact has no dev
+split, so its train queries serve, with the base model's runs).
 """
 
 from __future__ import annotations
@@ -59,16 +62,22 @@ def main() -> None:
     parser.add_argument("--test", required=True, type=Path, help="`retriever eval` output dir on test.")
     parser.add_argument("--dev-split", default="dev")
     parser.add_argument("--system", required=True, help="The dense run's folder name, e.g. dense_model.")
+    parser.add_argument(
+        "--dev-system",
+        help="Choose with this dense run on dev instead (default: --system), e.g. the base model's when the "
+        "model was trained on the dev queries.",
+    )
     parser.add_argument("--rrf-ks", default="10,30,60,100")
     parser.add_argument("--alphas", default="0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9")
     args = parser.parse_args()
     configs = grid([int(k) for k in args.rrf_ks.split(",")], [float(a) for a in args.alphas.split(",")])
 
     dev_qrels = load_dataset(args.data, args.dev_split).qrels
-    dense, bm25 = runs_of(args.dev, args.system)
+    dev_system = args.dev_system or args.system
+    dense, bm25 = runs_of(args.dev, dev_system)
     dev = {label(c): mean(per_query(dev_qrels, fuse(dense, bm25, c, 1000))) for c in configs}
     chosen = max(configs, key=lambda c: dev[label(c)])
-    print(f"| fusion of {args.system} and bm25 | {args.dev_split} {METRIC} |")
+    print(f"| fusion of {dev_system} and bm25 | {args.dev_split} {METRIC} |")
     print("|---|---|")
     print(f"| dense alone | {mean(per_query(dev_qrels, dense)):.4f} |")
     for name, value in dev.items():
@@ -76,6 +85,7 @@ def main() -> None:
 
     test_qrels = load_dataset(args.data, "test").qrels
     dense, bm25 = runs_of(args.test, args.system)
+    print(f"\n{args.system} on test:")
     default = per_query(test_qrels, fuse(dense, bm25, FusionConfig(), 1000))
     rows = {
         "dense alone": per_query(test_qrels, dense),
