@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import re
 import time
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -113,54 +112,45 @@ def safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", name)
 
 
-def _label(model: str | SentenceTransformer, position: int, parts: int = 1) -> str:
-    """A local model's last ``parts`` path components, a hub name as given, ``model``/``model<position>`` in memory."""
-    if isinstance(model, str):
-        path = Path(model).expanduser()
-        return "/".join(path.resolve().parts[-parts:]) if path.exists() else model
-    return f"model{position}" if position else "model"
+def _local_path(model: str | SentenceTransformer) -> Path | None:
+    """The resolved folder of a model given as a local path; None for a hub name or a model in memory."""
+    if not isinstance(model, str):
+        return None
+    path = Path(model).expanduser()
+    return path.resolve() if path.exists() else None
+
+
+def _shortest_unique_suffix(path: Path, paths: set[Path]) -> str:
+    """The fewest trailing components of ``path`` that no other of ``paths`` ends with (compared as
+    :func:`safe_name` makes them, as run directories are)."""
+    for depth in range(1, len(path.parts) + 1):
+        suffix = "/".join(path.parts[-depth:])
+        if all(safe_name("/".join(other.parts[-depth:])) != safe_name(suffix) for other in paths - {path}):
+            return suffix
+    return str(path)
 
 
 def model_labels(models: Sequence[str | SentenceTransformer]) -> list[str]:
-    """One label per model, distinct after :func:`safe_name` (they name systems and run directories): local paths
-    that share a last component get more of their path (``a/model``, ``b/model``); a model given again, or a label
-    still equal after the whole path, gets ``#<position>``."""
-    sources = [_source(model) for model in models]
-    first = {source: position for position, source in reversed(list(enumerate(sources)))}
-
-    def labelled(parts: int) -> dict[str | int, str]:
-        return {source: _label(models[position], position, parts) for source, position in first.items()}
-
-    label_of = labelled(1)
-    deepest = max((len(Path(source).parts) for source in sources if isinstance(source, str)), default=1)
-    for parts in range(2, deepest + 1):
-        clashing = _clashing(label_of)
-        if not clashing:
-            break
-        longer = labelled(parts)
-        label_of = {
-            source: longer[source] if source in clashing else label for source, label in label_of.items()
-        }
-    labels, taken = [], set()
-    for position, source in enumerate(sources):
-        label = label_of[source]
-        labels.append(f"{label}#{position}" if safe_name(label) in taken else label)
-        taken.add(safe_name(labels[-1]))
+    """One label per model, distinct after :func:`safe_name` (they name systems and run directories): a local
+    model its folder's name, or as much of its path as tells it from the other local models (``a/model``,
+    ``b/model``); a hub name as given; a model in memory ``model`` / ``model<position>``; a label already taken
+    (the same model twice) gets ``#<position>``."""
+    paths = [_local_path(model) for model in models]
+    distinct = {path for path in paths if path is not None}
+    labels: list[str] = []
+    taken: set[str] = set()
+    for position, (model, path) in enumerate(zip(models, paths, strict=True)):
+        if path is not None:
+            label = _shortest_unique_suffix(path, distinct)
+        elif isinstance(model, str):
+            label = model
+        else:
+            label = f"model{position}" if position else "model"
+        if safe_name(label) in taken:
+            label = f"{label}#{position}"
+        taken.add(safe_name(label))
+        labels.append(label)
     return labels
-
-
-def _source(model: str | SentenceTransformer) -> str | int:
-    """What identifies a model: its resolved path, its hub name, or (in memory) the object."""
-    if not isinstance(model, str):
-        return id(model)
-    path = Path(model).expanduser()
-    return str(path.resolve()) if path.exists() else model
-
-
-def _clashing(label_of: dict[str | int, str]) -> set[str | int]:
-    """The sources whose label is not unique once made safe for a directory name."""
-    counts = Counter(safe_name(label) for label in label_of.values())
-    return {source for source, label in label_of.items() if counts[safe_name(label)] > 1}
 
 
 def _system_name(retriever: str, label: str | None, several_models: bool) -> str:
