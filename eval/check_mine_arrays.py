@@ -40,6 +40,25 @@ def extract(commit: str, target: Path) -> Path:
     return target
 
 
+def mine_yaml(data, sources: str, bi_encoder, no_filter: bool, max_queries: int | None = None) -> str:
+    """The mine config both runs share: ``sources`` (comma-separated) at depth 100, ``bi_encoder`` as dense
+    retriever and teacher, 28 negatives from rank 3, every strategy (``auto``), the false-negative margin off
+    with ``no_filter``."""
+    lines = [
+        f"data: {data}",
+        "split: train",
+        "candidates:",
+        f"  sources: [{sources}]",
+        "  depth: 100",
+        f"  bi_encoder: {bi_encoder}",
+        "negatives: {count: 28, range_min: 2" + (", relative_margin: null}" if no_filter else "}"),
+        "strategy: auto",
+    ]
+    if max_queries:
+        lines.append(f"max_queries: {max_queries}")
+    return "\n".join(lines) + "\n"
+
+
 def run_mine(code: Path, config: Path, out: Path) -> dict:
     """``retriever mine --config CONFIG --output OUT`` with ``code`` first on the path; wall s and peak RSS."""
     env = {**os.environ, "PYTHONPATH": str(code), "HF_HUB_OFFLINE": "1"}
@@ -95,19 +114,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="mine-arrays-") as tmp:
         work = Path(tmp)
         config = work / "mine.yaml"
-        lines = [
-            f"data: {args.data}",
-            "split: train",
-            "candidates:",
-            f"  sources: [{args.sources}]",
-            "  depth: 100",
-            f"  bi_encoder: {args.bi_encoder}",
-            "negatives: {count: 28, range_min: 2" + (", relative_margin: null}" if args.no_filter else "}"),
-            "strategy: auto",
-        ]
-        if args.max_queries:
-            lines.append(f"max_queries: {args.max_queries}")
-        config.write_text("\n".join(lines) + "\n")
+        config.write_text(
+            mine_yaml(args.data, args.sources, args.bi_encoder, args.no_filter, args.max_queries)
+        )
         old_code = extract(args.old, work / "old")
         runs = {}
         for label, code in (("old", old_code), ("new", ROOT)):

@@ -29,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "eval"))
 
+from check_mine_arrays import mine_yaml  # noqa: E402
 from make_synthetic_corpus import make_corpus  # noqa: E402
 
 INTERVAL_S = 0.1
@@ -46,22 +47,6 @@ def rss_mb(pid: int) -> int | None:
     return None
 
 
-def mine_config(data: Path, model: Path) -> str:
-    return "\n".join(
-        [
-            f"data: {data}",
-            "split: train",
-            "candidates:",
-            "  sources: [bm25, dense]",
-            "  depth: 100",
-            f"  bi_encoder: {model}",
-            "negatives: {count: 28, range_min: 2, relative_margin: null}",
-            "strategy: auto",
-            "",
-        ]
-    )
-
-
 def run(
     command: list[str], env: dict[str, str]
 ) -> tuple[list[tuple[float, int]], list[tuple[float, str]], int]:
@@ -71,7 +56,7 @@ def run(
     samples: list[tuple[float, int]] = []
 
     def sample() -> None:
-        while (value := rss_mb(process.pid)) is not None and process.returncode is None:
+        while (value := rss_mb(process.pid)) is not None:  # None once it has exited (a zombie has no VmRSS)
             samples.append((time.perf_counter() - started, value))
             time.sleep(INTERVAL_S)
 
@@ -83,10 +68,10 @@ def run(
         if text.startswith("mine: ") and " done in " in text:
             phases.append((time.perf_counter() - started, text))
     _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
+    process.returncode = code = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
     sampler.join()
-    if process.returncode:
-        raise SystemExit(f"retriever mine failed (exit {process.returncode})")
+    if code:
+        raise SystemExit(f"retriever mine failed (exit {code})")
     return samples, phases, round(usage.ru_maxrss / 1024)
 
 
@@ -114,7 +99,7 @@ def main() -> None:
     env = {**os.environ, "RETRIEVER_CACHE_HOME": str(args.work / "cache"), "HF_HUB_OFFLINE": "1"}
     with tempfile.TemporaryDirectory(prefix="mine-memory-", dir=args.work) as tmp:
         config = Path(tmp) / "mine.yaml"
-        config.write_text(mine_config(data, model))
+        config.write_text(mine_yaml(data, "bm25, dense", model, no_filter=True))
         out = Path(tmp) / "out"
         command = [
             sys.executable,
