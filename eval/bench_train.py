@@ -509,8 +509,9 @@ def markdown(table: list[dict[str, Any]], args: argparse.Namespace) -> str:
             if args.dev_split
             else f"a {args.dev_fraction:.0%} dev split of train"
         )
-        + f"), group = {args.max_positives} positives ({args.positive_cap}) + {args.hard_negatives} BM25 "
-        f"negatives, {args.similarity} x {args.scale:g}, noise rate {args.noise_rate:g} "
+        + f"), group = {args.max_positives} positives ({args.positive_cap}) + {args.hard_negatives} "
+        + (f"negatives from `{args.train_file}`" if args.train_file else "BM25 negatives (convert)")
+        + f", {args.similarity} x {args.scale:g}, noise rate {args.noise_rate:g} "
         f"({args.noise_source}).",
         "",
         "| system | lr | steps | passages/step | train min | dev nDCG@10 | test nDCG@10 | test Recall@100 | "

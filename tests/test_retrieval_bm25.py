@@ -202,21 +202,38 @@ def test_tokenizing_in_chunks_gives_the_index_of_one_pass(monkeypatch, backend):
     assert BM25Index.build(CORPUS, config).search(queries, k=4) == whole
 
 
-def test_bm25s_indexed_from_token_ids_scores_as_from_token_lists():
+@pytest.mark.parametrize("method", ["lucene", "robertson", "atire", "bm25l", "bm25+"])
+def test_chunked_score_matrix_is_bm25s_own_bit_for_bit(method):
     import bm25s
     import numpy as np
 
-    from retriever.retrieval import bm25
+    from retriever.retrieval.bm25_matrix import build_score_matrix
 
-    config = BM25Config()
-    tokens = tokenize(CORPUS.joined(" "), config)
-    ids, vocab = bm25.indexable_token_ids(CORPUS.joined_view(" "), config)
-    words = {i: token for token, i in vocab.items()}
-    assert [[words[i] for i in doc] for doc in ids] == tokens  # the same tokens, relabelled
-    reference = bm25s.BM25(k1=config.k1, b=config.b, delta=config.delta, method=config.method)
-    reference.index(tokens, show_progress=False)  # bm25s building its own vocabulary from the strings
-    queries = ["risk of infection", "running heart", "france capital", "mouse gene liver risk"]
-    expected_rows, expected_scores = reference.retrieve(tokenize(queries, config), k=4, show_progress=False)
-    rows, scores = BM25Index.build(CORPUS, config).backend.top_k(queries, 4)
-    np.testing.assert_array_equal(rows, expected_rows)
-    np.testing.assert_array_equal(scores, expected_scores)  # bit for bit, not approximately
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(40)]
+    # Zipf-like term draws so that tf > 1 and df vary; one empty document; chunks of 7, 7 and 3 documents
+    docs = [[words[min(int(rng.zipf(1.3)), 40) - 1] for _ in range(rng.integers(1, 30))] for _ in range(17)]
+    docs[5] = []
+    vocab: dict[str, int] = {}  # ids in order of first occurrence, as build_score_matrix numbers them
+    ids = [[vocab.setdefault(token, len(vocab)) for token in doc] for doc in docs]
+    reference = bm25s.BM25(method=method, delta=0.5)
+    reference.index((ids, dict(vocab)), show_progress=False)
+    from_strings = bm25s.BM25(method=method, delta=0.5)
+    from_strings.index(docs, show_progress=False)  # bm25s numbering the tokens itself
+    chunked = bm25s.BM25(method=method, delta=0.5)
+    assert build_score_matrix(chunked, [docs[:7], docs[7:14], docs[14:]]) == vocab
+    assert chunked.vocab_dict == reference.vocab_dict
+    for part in ("data", "indices", "indptr"):
+        assert chunked.scores[part].dtype == reference.scores[part].dtype, part
+        np.testing.assert_array_equal(chunked.scores[part], reference.scores[part])  # bit for bit
+    assert chunked.scores["num_docs"] == reference.scores["num_docs"]
+    if method in ("bm25l", "bm25+"):
+        np.testing.assert_array_equal(chunked.nonoccurrence_array, reference.nonoccurrence_array)
+    queries = [["w0", "w3"], ["w1"], ["w39", "w2", "w0"]]
+    for engine in (reference, from_strings):
+        for got, expected in zip(
+            chunked.retrieve(queries, k=5, show_progress=False),
+            engine.retrieve(queries, k=5, show_progress=False),
+            strict=True,
+        ):
+            np.testing.assert_array_equal(got, expected)

@@ -15,7 +15,6 @@ import os
 import shutil
 import tempfile
 import weakref
-from array import array
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ import numpy as np
 
 from retriever.data.dataset import Corpus, Run
 from retriever.errors import InputError
+from retriever.retrieval.bm25_matrix import build_score_matrix
 from retriever.retrieval.config import BM25Config
 
 TOKENIZE_ROWS = 8192
@@ -47,11 +47,11 @@ def tokenize(texts: list[str], config: BM25Config) -> list[list[str]]:
     )
 
 
-def _chunked_tokens(texts: Sequence[str], config: BM25Config) -> Iterator[list[str]]:
-    """:func:`tokenize`'s tokens of each text, :data:`TOKENIZE_ROWS` texts at a time (a memory-mapped corpus is
-    joined a chunk at a time, never whole; each text's tokens do not depend on the others)."""
+def token_chunks(texts: Sequence[str], config: BM25Config) -> Iterator[list[list[str]]]:
+    """:func:`tokenize`'s tokens of :data:`TOKENIZE_ROWS` texts at a time (a memory-mapped corpus is joined a
+    chunk at a time, never whole; each text's tokens do not depend on the others)."""
     for start in range(0, len(texts), TOKENIZE_ROWS):
-        yield from tokenize(list(texts[start : start + TOKENIZE_ROWS]), config)
+        yield tokenize(list(texts[start : start + TOKENIZE_ROWS]), config)
 
 
 def _nothing_to_index(config: BM25Config) -> InputError:
@@ -64,25 +64,10 @@ def _nothing_to_index(config: BM25Config) -> InputError:
 
 def indexable_tokens(texts: Sequence[str], config: BM25Config) -> list[list[str]]:
     """:func:`tokenize` for indexing, in chunks; a corpus left without any term is an :class:`InputError`."""
-    tokens = list(_chunked_tokens(texts, config))
+    tokens = [doc for chunk in token_chunks(texts, config) for doc in chunk]
     if not any(tokens):
         raise _nothing_to_index(config)
     return tokens
-
-
-def indexable_token_ids(texts: Sequence[str], config: BM25Config) -> tuple[list[array], dict[str, int]]:
-    """The tokens of :func:`indexable_tokens` as ids: one ``array('i')`` per text (4 bytes a token, where a
-    list of tokens holds a pointer and a string object per token) and the vocabulary ``{token: id}`` in order
-    of first occurrence; the input of ``bm25s.BM25.index((ids, vocab))``, whose scores and rankings are those
-    of the token lists (a vocabulary is a relabelling of the matrix's columns)."""
-    vocab: dict[str, int] = {}
-    ids = [
-        array("i", [vocab.setdefault(t, len(vocab)) for t in tokens])
-        for tokens in _chunked_tokens(texts, config)
-    ]
-    if not vocab:
-        raise _nothing_to_index(config)
-    return ids, vocab
 
 
 class _Bm25s:
@@ -95,7 +80,9 @@ class _Bm25s:
         self.engine = engine or bm25s.BM25(k1=config.k1, b=config.b, delta=config.delta, method=config.method)
 
     def index(self, texts: Sequence[str]) -> None:
-        self.engine.index(indexable_token_ids(texts, self.config), show_progress=False)
+        """``engine.index`` of the texts' tokens, built a chunk at a time (:mod:`.bm25_matrix`)."""
+        if not build_score_matrix(self.engine, token_chunks(texts, self.config)):
+            raise _nothing_to_index(self.config)
 
     def top_k(self, queries: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
         rows, scores = self.engine.retrieve(tokenize(queries, self.config), k=k, show_progress=False)
