@@ -10,12 +10,7 @@
 #   eval/run_nfcorpus_queue.sh seed 43  # MNRL and JointLH, each at its dev-chosen lr, on another seed
 #   eval/run_nfcorpus_queue.sh steps200 # JointLH and MNRL at 200 steps, each also averaged with the base (w=0.5),
 #                                       # seeds 42 (with the dev curve and the base model), 43 and 44
-set -euo pipefail
-cd "$(dirname "$0")/.."
-export HF_HUB_OFFLINE=1
-export RETRIEVER_DATA_HOME="${RETRIEVER_DATA_HOME:-$PWD/../shared/data}"
-PY=.venv/bin/python
-export PYTHONPATH="$PWD"  # a frozen copy of the code may run the queue while the tree changes
+source "$(dirname "$0")/offline_env.sh"
 COMMON=(--data ../shared/data/nfcorpus --dev-split dev --max-steps 80 --batch-size 16
         --max-seq-length 128 --max-positives 4 --hard-negatives 4 --negatives 30 --skip-top 0 --hybrid)
 case "${1:-seed42}" in

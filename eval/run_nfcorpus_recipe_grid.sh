@@ -9,12 +9,7 @@
 #   eval/run_nfcorpus_recipe_grid.sh [variant ...]   # default: all, in the order below
 # Then: python eval/compare_trec_runs.py --data ../shared/data/nfcorpus --split dev --reference \
 #   recipe=runs/nfcorpus_grid/recipe/eval_dev/dense/run.trec <variant>=runs/nfcorpus_grid/<variant>/eval_dev/dense/run.trec
-set -euo pipefail
-cd "$(dirname "$0")/.."
-export HF_HUB_OFFLINE=1
-export RETRIEVER_DATA_HOME="${RETRIEVER_DATA_HOME:-$PWD/../shared/data}"
-export PYTHONPATH="$PWD"
-RETRIEVER=.venv/bin/retriever
+source "$(dirname "$0")/offline_env.sh"
 GRID=runs/nfcorpus_grid
 declare -A SETTINGS=(
   [recipe]=""

@@ -7,12 +7,7 @@
 # (train_scifact_recipe_wide80_seed42, train_scifact_recipe_mnrl_equal_passages_seed42); the earlier
 # 32 x (4 + 4) recipe is train_scifact_recipe_seed42.
 # Base MiniLM and BM25 are not rerun (0.6451 published, 0.6863 measured).
-set -euo pipefail
-cd "$(dirname "$0")/.."
-export HF_HUB_OFFLINE=1
-export RETRIEVER_DATA_HOME="${RETRIEVER_DATA_HOME:-$PWD/../shared/data}"
-export PYTHONPATH="$PWD"
-PY=.venv/bin/python
+source "$(dirname "$0")/offline_env.sh"
 $PY -m retriever.cli run recipes/scifact.yaml --only mine
 for seed in "${@:-42}"; do
   $PY eval/bench_train.py --data ../shared/data/scifact --train-file runs/scifact/mined/train.jsonl \
