@@ -91,8 +91,9 @@ def build_score_matrix(engine: Any, token_chunks: Iterable[list[list[str]]]) -> 
     indices = np.empty(indptr[-1], dtype=engine.int_dtype)
     heads = indptr[:-1].copy()  # the next free slot of each column
     first_doc = 0
+    chunks.reverse()  # popped from the end, in document order, each freed once written
     while chunks:
-        chunk = chunks.pop(0)
+        chunk = chunks.pop()
         docs = first_doc + np.repeat(np.arange(len(chunk.lengths)), chunk.pairs_per_doc)
         scores = idf[chunk.terms] * tfc(
             tf_array=chunk.tfs, l_d=np.repeat(chunk.lengths, chunk.pairs_per_doc), l_avg=avg_doc_len,
@@ -102,11 +103,12 @@ def build_score_matrix(engine: Any, token_chunks: Iterable[list[list[str]]]) -> 
             scores -= nonoccurrence[chunk.terms]
         by_term = np.argsort(chunk.terms, kind="stable")  # documents stay in order within a term
         terms = chunk.terms[by_term]
-        rank_in_term = np.arange(len(terms)) - np.searchsorted(terms, terms)
-        slots = heads[terms] + rank_in_term
+        counts = np.bincount(terms, minlength=n_vocab)
+        # the i-th pair of the sorted chunk is pair i - (pairs of smaller terms) of its term's run
+        slots = (heads - (np.cumsum(counts) - counts))[terms] + np.arange(len(terms))
         data[slots] = scores[by_term]
         indices[slots] = docs[by_term]
-        heads += np.bincount(terms, minlength=n_vocab)
+        heads += counts
         first_doc += len(chunk.lengths)
 
     engine.scores = {"data": data, "indices": indices, "indptr": indptr, "num_docs": n_docs}
