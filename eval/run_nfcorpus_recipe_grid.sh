@@ -6,8 +6,7 @@
 # tokens, cosine x 20): the model `retriever run recipes/nfcorpus.yaml` trained at seed 42 before its averaging was
 # dropped (runs/nfcorpus_summarglh/model/before-averaging, same file and settings), linked rather than retrained.
 # Every variant keeps that 200-step cap but epochs2, which lifts it (the recipe's 2 epochs, 325 steps: the winner,
-# now the recipe's default); epochs3 (no cap, 3 epochs) is then measured
-# against epochs2.
+# now the recipe's default), and epochs3 (no cap, 3 epochs), measured afterwards against epochs2.
 # One run after another (2 cores); a variant whose model is complete is not retrained, so the script can be rerun.
 #   eval/run_nfcorpus_recipe_grid.sh [variant ...]   # default: all, in the order below
 # Then: python eval/compare_trec_runs.py --data ../shared/data/nfcorpus --split dev --reference \
