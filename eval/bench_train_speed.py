@@ -1,12 +1,13 @@
-"""Training step time of ``retriever train`` in fp32 against bf16 autocast at equal batch, on this CPU.
+"""Training step time of ``retriever train``'s defaults against fp32 at equal batch, on this CPU.
 
-Both precisions run the real trainer (:func:`retriever.train.trainer.train`: collation, forward, loss,
-backward, clipping, optimizer) on the same SciFact training file, batch and seed, in ABBA order
-(fp32, bf16, bf16, fp32, ...) so a slow phase of a shared machine hits both alike. The step time is read
-from each step's log record (``batch_size / examples_per_s``); the first ``--warmup`` steps of a run
-(allocator and oneDNN kernel warm-up) are left out, and model loading never counts. The table gives the
-median step time per precision and the ratio bf16 / fp32 (target <= 0.5), plus what ``precision: auto``
-resolves to here.
+Each setting (``SETTINGS``) runs the real trainer (:func:`retriever.train.trainer.train`: collation, forward,
+loss, backward, clipping, optimizer) on the same SciFact training file, batch and seed: fp32 (the model's SDPA
+attention and dropout), bf16 autocast with SDPA attention, the defaults (``precision: auto``, ``attention:
+auto``: bf16 with eager attention here), the defaults without attention dropout (``attention_dropout: 0``),
+and fp32 without it, in ABBA order (A B C ... C B A, ...) so a slow phase of a shared machine hits all alike. The step time is read from each step's log record (``batch_size / examples_per_s``); the first
+``--warmup`` steps of a run (allocator and oneDNN kernel warm-up) are left out, and model loading never
+counts. The table gives the median step time per setting and its ratio to fp32 (target <= 0.5), plus what
+``auto`` resolves to here.
 
     HF_HUB_OFFLINE=1 .venv/bin/python eval/bench_train_speed.py > eval/output/train_speed.txt
 """
@@ -50,7 +51,17 @@ def training_file(args: argparse.Namespace, work: Path) -> Path:
     return path
 
 
-def step_times(args: argparse.Namespace, data: Path, precision: str, output: Path) -> list[float]:
+# name -> TrainConfig fields
+SETTINGS = {
+    "fp32": {"precision": "fp32"},
+    "bf16, sdpa": {"precision": "bf16", "attention": "sdpa"},
+    "defaults": {},
+    "defaults, no attention dropout": {"attention_dropout": 0.0},
+    "fp32, no attention dropout": {"precision": "fp32", "attention_dropout": 0.0},
+}
+
+
+def step_times(args: argparse.Namespace, data: Path, setting: str, output: Path) -> list[float]:
     """Seconds of each step after the warm-up, from the trainer's own log records."""
     from retriever.train.config import TrainConfig
     from retriever.train.trainer import read_log, train
@@ -65,8 +76,8 @@ def step_times(args: argparse.Namespace, data: Path, precision: str, output: Pat
         max_positives=args.max_positives,
         hard_negatives=args.hard_negatives,
         max_seq_length=args.max_seq_length,
-        precision=precision,
         save_steps=10_000,
+        **SETTINGS[setting],
     )
     train(config)
     records = [r for r in read_log(output) if "loss" in r][args.warmup :]
@@ -77,31 +88,35 @@ def main() -> None:
     args = parse_args()
     import torch
 
-    from retriever.train.precision import resolve_precision
+    from retriever.train.precision import resolve_attention, resolve_precision
 
-    times: dict[str, list[float]] = {"fp32": [], "bf16": []}
+    times: dict[str, list[float]] = {name: [] for name in SETTINGS}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         data = training_file(args, work)
-        order = ["fp32", "bf16", "bf16", "fp32"] * args.rounds
-        for run, precision in enumerate(order):
-            times[precision] += step_times(args, data, precision, work / f"run{run}-{precision}")
-            print(f"run {run} {precision}: {times[precision][-1]:.2f} s/step (last)", flush=True)
-    fp32, bf16 = (statistics.median(times[p]) for p in ("fp32", "bf16"))
+        order = [*SETTINGS, *reversed(SETTINGS)] * args.rounds
+        for run, setting in enumerate(order):
+            times[setting] += step_times(args, data, setting, work / f"run{run}")
+            print(f"run {run} {setting}: {times[setting][-1]:.2f} s/step (last)", flush=True)
+    fp32 = statistics.median(times["fp32"])
+    auto = resolve_precision("auto")
     print(
         f"\nTrainer step time, {args.loss}, {args.batch_size} queries x ({args.max_positives} positives + "
         f"{args.hard_negatives} BM25 negatives), max_seq_length {args.max_seq_length}, "
         f"torch {torch.__version__}, {torch.get_num_threads()} threads"
     )
-    print(f"precision auto resolves to: {resolve_precision('auto')}")
-    print("| precision | steps timed | median s/step | min | max |")
-    print("|---|---|---|---|---|")
+    print(
+        f"defaults resolve to: precision {auto}, "
+        f"attention {resolve_attention('auto', auto, torch.cuda.is_available()) or 'the model default'}"
+    )
+    print("| setting | steps timed | median s/step | min | max | / fp32 (speed-up) |")
+    print("|---|---|---|---|---|---|")
     for name, values in times.items():
+        median = statistics.median(values)
         print(
-            f"| {name} | {len(values)} | {statistics.median(values):.3f} | {min(values):.3f} | "
-            f"{max(values):.3f} |"
+            f"| {name} | {len(values)} | {median:.3f} | {min(values):.3f} | {max(values):.3f} | "
+            f"{median / fp32:.3f} ({fp32 / median:.2f}x) |"
         )
-    print(f"\nratio bf16 / fp32 (median step): {bf16 / fp32:.3f}  (speed-up {fp32 / bf16:.2f}x)")
 
 
 if __name__ == "__main__":

@@ -6,9 +6,12 @@
 # tokens, cosine x 20): the model `retriever run recipes/nfcorpus.yaml` trained at seed 42 before its averaging was
 # dropped (runs/nfcorpus_summarglh/model/before-averaging, same file and settings), linked rather than retrained.
 # Every variant keeps that 200-step cap but epochs2, which lifts it (the recipe's 2 epochs, 325 steps: the winner,
-# now the recipe's default), and epochs3 (no cap, 3 epochs), measured afterwards against epochs2.
+# now the recipe's default), and epochs3 (no cap, 3 epochs), measured afterwards against epochs2; then, against
+# epochs2 (the recipe as it is), noattndrop (no dropout on attention probabilities) and nodrop (no dropout at all),
+# the cheap CPU wins of eval/bench_train_speed.py.
 # One run after another (2 cores); a variant whose model is complete is not retrained, so the script can be rerun.
-#   eval/run_nfcorpus_recipe_grid.sh [variant ...]   # default: all, in the order below
+#   eval/run_nfcorpus_recipe_grid.sh [variant ...]          # default: all, in the order below
+#   eval/run_nfcorpus_recipe_grid.sh --test variant ...     # the test read (dense, hybrid) of trained variants
 # Then: python eval/compare_trec_runs.py --data ../shared/data/nfcorpus --split dev --reference \
 #   recipe=runs/nfcorpus_grid/recipe/eval_dev/dense/run.trec <variant>=runs/nfcorpus_grid/<variant>/eval_dev/dense/run.trec
 source "$(dirname "$0")/offline_env.sh"
@@ -22,10 +25,23 @@ declare -A SETTINGS=(
   [paper]="$CAP similarity=dot scale=1 positive_cap=first"
   [positives1]="$CAP max_positives=1"
   [epochs3]="epochs=3"
+  [noattndrop]="attention_dropout=0"
+  [nodrop]="attention_dropout=0 hidden_dropout=0"
 )
 mkdir -p "$GRID/recipe"
-[[ -e "$GRID/recipe/model" ]] || ln -s "$PWD/runs/nfcorpus_summarglh/model/before-averaging" "$GRID/recipe/model"
-ORDER=(recipe positives8 epochs2 tokens256 paper positives1 epochs3)
+[[ -e "$GRID/recipe/model" || -L "$GRID/recipe/model" ]] || ln -s "$PWD/runs/nfcorpus_summarglh/model/before-averaging" "$GRID/recipe/model"
+ORDER=(recipe positives8 epochs2 tokens256 paper positives1 epochs3 noattndrop nodrop)
+if [[ "${1:-}" == --test ]]; then
+  shift
+  for variant in "$@"; do
+    out="$GRID/$variant"
+    [[ -f "$out/model/training_complete.json" ]] || { echo "no trained model in $out/model" >&2; exit 1; }
+    [[ -f "$out/eval_test/report.json" ]] && continue
+    echo "== $(date -u +%H:%M:%S) test eval $variant"
+    $RETRIEVER eval --data nfcorpus -m "$out/model" -r dense -r hybrid --fusion interpolation --output "$out/eval_test"
+  done
+  exit 0
+fi
 for variant in "${@:-${ORDER[@]}}"; do
   out="$GRID/$variant"
   sets=()

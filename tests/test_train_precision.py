@@ -7,7 +7,7 @@ import json
 import pytest
 
 from retriever.train import precision as precision_module
-from retriever.train.precision import resolve_precision
+from retriever.train.precision import resolve_attention, resolve_precision, use_attention
 from retriever.train.trainer import train
 from tests.test_train_trainer import config, write_tiny_training_file
 
@@ -34,3 +34,48 @@ def test_auto_is_the_default_and_the_resolved_precision_is_recorded(monkeypatch,
     assert cfg.precision == "auto"
     train(cfg)
     assert json.loads((out / "train_config.json").read_text())["precision"] == "fp32"
+
+
+@pytest.mark.parametrize(
+    ("setting", "precision", "on_gpu", "expected"),
+    [
+        ("auto", "bf16", False, "eager"),
+        ("auto", "fp32", False, None),
+        ("auto", "bf16", True, None),
+        ("sdpa", "bf16", False, "sdpa"),
+        ("eager", "fp32", True, "eager"),
+    ],
+)
+def test_attention_kernel_is_eager_only_for_bf16_on_a_cpu(setting, precision, on_gpu, expected):
+    assert resolve_attention(setting, precision, on_gpu) == expected
+
+
+def test_use_attention_switches_the_kernel_and_keeps_the_embeddings(tiny_bi_encoder):
+    import torch
+
+    from retriever.retrieval.models import load_bi_encoder
+
+    model = load_bi_encoder(str(tiny_bi_encoder), device="cpu")
+    texts = ["vitamin d and cancer", "a longer passage about the risk of cancer in adults who lack vitamin d"]
+    with torch.no_grad():
+        before = model.encode(texts, convert_to_tensor=True)
+        use_attention(model, "eager")
+        after = model.encode(texts, convert_to_tensor=True)
+    assert model[0].auto_model.config._attn_implementation == "eager"
+    assert torch.allclose(before, after, atol=1e-5)
+
+
+def test_bf16_training_on_a_cpu_records_eager_attention_and_saves_the_default(
+    monkeypatch, tiny_bi_encoder, tmp_path
+):
+    import torch
+
+    from retriever.retrieval.models import load_bi_encoder
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    out = tmp_path / "bf16"
+    data = write_tiny_training_file(tmp_path / "train.jsonl")
+    train(config(tiny_bi_encoder, data, out, max_steps=1, precision="bf16"))
+    assert json.loads((out / "train_config.json").read_text())["attention"] == "eager"
+    default = load_bi_encoder(str(tiny_bi_encoder), device="cpu")[0].auto_model.config._attn_implementation
+    assert load_bi_encoder(str(out), device="cpu")[0].auto_model.config._attn_implementation == default

@@ -15,7 +15,7 @@ from pydantic import Field, field_validator, model_validator
 from retriever.config import StrictModel
 from retriever.train.batching import PositiveCap
 from retriever.train.losses.registry import CACHED_PREFIX, OBJECTIVES
-from retriever.train.precision import PrecisionSetting
+from retriever.train.precision import AttentionSetting, PrecisionSetting
 
 
 class DevEvalConfig(StrictModel):
@@ -101,6 +101,24 @@ class TrainConfig(StrictModel):
         "auto",
         description="Mixed precision: auto = bf16 on GPUs and CPUs with native bf16 (AVX-512 BF16 / AMX), "
         "fp16 on older GPUs, fp32 otherwise; the losses always compute in fp32.",
+    )
+    attention_dropout: float | None = Field(
+        None,
+        ge=0,
+        lt=1,
+        description="Dropout on attention probabilities while training; None keeps the model's (0.1 in "
+        "MiniLM), 0 skips it (its masks are a large part of a CPU step).",
+    )
+    hidden_dropout: float | None = Field(
+        None,
+        ge=0,
+        lt=1,
+        description="Every other dropout of the encoder while training; None keeps the model's.",
+    )
+    attention: AttentionSetting = Field(
+        "auto",
+        description="Attention kernel while training: auto = eager under bf16 on a CPU (faster there), the "
+        "model's own (sdpa) otherwise; checkpoints load with the model's default either way.",
     )
     cached: bool = Field(False, description="GradCache variant of the loss (large batches, little memory).")
     mini_batch_size: int = Field(32, ge=1, description="GradCache mini-batch size (texts per forward).")

@@ -35,8 +35,9 @@ from retriever.outputs import require_output_dir
 from retriever.train.batching import BatchPlan, filter_sources, split_dev
 from retriever.train.checkpoints import latest_checkpoint, load_state, save_checkpoint
 from retriever.train.config import TrainConfig
+from retriever.train.dropout import set_dropout
 from retriever.train.losses.registry import CACHED_PREFIX, loss_class
-from retriever.train.precision import resolve_precision
+from retriever.train.precision import resolve_attention, resolve_precision, use_attention
 
 LOG_FILE = "train_log.jsonl"
 CONFIG_FILE = "train_config.json"
@@ -177,7 +178,9 @@ def _train_stage(config: TrainConfig, *, resume: bool, on_step: StepCallback | N
 
     output = Path(config.output)
     precision = resolve_precision(config.precision)
-    config = config.model_copy(update={"precision": precision})  # the card and config record what ran
+    attention = resolve_attention(config.attention, precision, torch.cuda.is_available())
+    # the card and config record what ran (attention stays auto where the model keeps its own kernel)
+    config = config.model_copy(update={"precision": precision, "attention": attention or config.attention})
     if resume:
         _require_same_run(output, config)
     if (output / DONE_FILE).is_file():
@@ -205,6 +208,8 @@ def _train_stage(config: TrainConfig, *, resume: bool, on_step: StepCallback | N
     data = prepare_data(config, accelerator.num_processes)
     evaluator = _dev_evaluator(config, data, accelerator)
     model = _load_model(str(checkpoint) if checkpoint else config.model, config)
+    use_attention(model, attention)
+    set_dropout(model, config.attention_dropout, config.hidden_dropout)
     loss = _build_loss(config, model)
     optimizer = torch.optim.AdamW(_parameter_groups(model, config.weight_decay), lr=config.lr)
     scheduler = get_linear_schedule_with_warmup(optimizer, round(config.warmup * data.steps), data.steps)
