@@ -8,7 +8,7 @@
 # Every variant keeps that 200-step cap but epochs2, which lifts it (the recipe's 2 epochs, 325 steps: the winner,
 # now the recipe's default), and epochs3 (no cap, 3 epochs), measured afterwards against epochs2; then, against
 # epochs2 (the recipe as it is), noattndrop (no dropout on attention probabilities) and nodrop (no dropout at all),
-# the cheap CPU wins of eval/bench_train_speed.py.
+# the cheap CPU wins of eval/bench_train_speed.py; then batch32 (32 queries a step, without dropout) against nodrop.
 # One run after another (2 cores); a variant whose model is complete is not retrained, so the script can be rerun.
 #   eval/run_nfcorpus_recipe_grid.sh [variant ...]          # default: all, in the order below
 #   eval/run_nfcorpus_recipe_grid.sh --test variant ...     # the test read (dense, hybrid) of trained variants
@@ -27,10 +27,11 @@ declare -A SETTINGS=(
   [epochs3]="epochs=3"
   [noattndrop]="attention_dropout=0"
   [nodrop]="attention_dropout=0 hidden_dropout=0"
+  [batch32]="attention_dropout=0 hidden_dropout=0 batch_size=32"
 )
 mkdir -p "$GRID/recipe"
 [[ -e "$GRID/recipe/model" || -L "$GRID/recipe/model" ]] || ln -s "$PWD/runs/nfcorpus_summarglh/model/before-averaging" "$GRID/recipe/model"
-ORDER=(recipe positives8 epochs2 tokens256 paper positives1 epochs3 noattndrop nodrop)
+ORDER=(recipe positives8 epochs2 tokens256 paper positives1 epochs3 noattndrop nodrop batch32)
 if [[ "${1:-}" == --test ]]; then
   shift
   for variant in "$@"; do
