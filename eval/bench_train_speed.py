@@ -4,12 +4,13 @@ Each setting (``SETTINGS``) runs the real trainer (:func:`retriever.train.traine
 loss, backward, clipping, optimizer) on the same SciFact training file, batch and seed: fp32 (the model's SDPA
 attention and dropout), bf16 autocast with SDPA attention, the defaults (``precision: auto``, ``attention:
 auto``: bf16 with eager attention here), the defaults without attention dropout (``attention_dropout: 0``),
-and fp32 without it, in ABBA order (A B C ... C B A, ...) so a slow phase of a shared machine hits all alike. The step time is read from each step's log record (``batch_size / examples_per_s``); the first
-``--warmup`` steps of a run (allocator and oneDNN kernel warm-up) are left out, and model loading never
-counts. The table gives the median step time per setting and its ratio to fp32 (target <= 0.5), plus what
-``auto`` resolves to here.
+and fp32 without it, in ABBA order (A B C ... C B A, ...) so a slow phase of a shared machine hits all alike.
+The step time is read from each step's log record (``batch_size / examples_per_s``); the first ``--warmup``
+steps of a run (allocator and oneDNN kernel warm-up) are left out, and model loading never counts. The table
+gives the median step time per setting and its ratio to fp32 (target <= 0.5), plus what ``auto`` resolves to
+here.
 
-    HF_HUB_OFFLINE=1 .venv/bin/python eval/bench_train_speed.py > eval/output/train_speed.txt
+    HF_HUB_OFFLINE=1 .venv/bin/python eval/bench_train_speed.py --rounds 1 --steps 6 > eval/output/train_speed.txt
 """
 
 from __future__ import annotations
