@@ -144,8 +144,9 @@ def _average_with_start(config: TrainConfig, final: Path) -> None:
     state.wait_for_everyone()
 
 
-# Settings a resumed run may change: where and how often it saves, and what it logs.
-RESUME_MAY_CHANGE = frozenset({"output", "save_steps", "save_total_limit", "dev"})
+# Settings a resumed run may change: where and how often it saves, what it logs, and the attention kernel (the
+# same computation; a run started before ``attention`` existed recorded none).
+RESUME_MAY_CHANGE = frozenset({"output", "save_steps", "save_total_limit", "dev", "attention"})
 
 
 def _require_same_run(output: Path, config: TrainConfig) -> None:
