@@ -151,7 +151,9 @@ def test_resume_refuses_a_run_started_on_other_data_or_settings(tiny_bi_encoder,
         train(config(tiny_bi_encoder, training_file, out, max_steps=2, loss="jointlh"), resume=True)
     # where and how often it saves may change, and the attention kernel
     assert train(config(tiny_bi_encoder, training_file, out, max_steps=2, save_steps=7), resume=True) == out
-    assert train(config(tiny_bi_encoder, training_file, out, max_steps=2, attention="eager"), resume=True) == out
+    assert (
+        train(config(tiny_bi_encoder, training_file, out, max_steps=2, attention="eager"), resume=True) == out
+    )
 
 
 def test_stages_chain_from_the_previous_checkpoint(tiny_bi_encoder, training_file, tmp_path):
