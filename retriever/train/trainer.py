@@ -208,9 +208,7 @@ def _train_stage(config: TrainConfig, *, resume: bool, on_step: StepCallback | N
     )
     data = prepare_data(config, accelerator.num_processes)
     evaluator = _dev_evaluator(config, data, accelerator)
-    model = _load_model(str(checkpoint) if checkpoint else config.model, config)
-    use_attention(model, attention)
-    set_dropout(model, config.attention_dropout, config.hidden_dropout)
+    model = _load_model(str(checkpoint) if checkpoint else config.model, config, attention)
     loss = _build_loss(config, model)
     optimizer = torch.optim.AdamW(_parameter_groups(model, config.weight_decay), lr=config.lr)
     scheduler = get_linear_schedule_with_warmup(optimizer, round(config.warmup * data.steps), data.steps)
@@ -316,12 +314,15 @@ def read_log(output: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in lines if line.strip()]
 
 
-def _load_model(source: str, config: TrainConfig):
+def _load_model(source: str, config: TrainConfig, attention: str | None):
+    """The model as it trains: its token limit, attention kernel and dropout rates set from ``config``."""
     from retriever.retrieval.models import load_bi_encoder
 
     model = load_bi_encoder(source, device="cpu")
     if config.max_seq_length is not None:
         model.max_seq_length = config.max_seq_length
+    use_attention(model, attention)
+    set_dropout(model, config.attention_dropout, config.hidden_dropout)
     return model
 
 
