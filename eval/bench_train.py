@@ -75,6 +75,13 @@ def parse_args() -> argparse.Namespace:
         "--positive-cap", choices=("sample", "first"), default="sample", help="Which positives a cap keeps."
     )
     parser.add_argument("--precision", default="auto", help="auto, fp32 or bf16 (training only).")
+    for kind in ("attention", "hidden"):
+        parser.add_argument(
+            f"--{kind}-dropout",
+            type=float,
+            default=None,
+            help=f"{kind.capitalize()} dropout while training, MNRL too (default: the model's own).",
+        )
     parser.add_argument(
         "--mnrl-batch-size", type=int, default=0, help="MNRL rows per step; 0 = equal passages per step."
     )
@@ -242,6 +249,8 @@ def train_config(args: argparse.Namespace, data: Path, objective: str, lr: float
         similarity=args.similarity,
         scale=args.scale,
         precision=args.precision,
+        attention_dropout=args.attention_dropout,
+        hidden_dropout=args.hidden_dropout,
         seed=args.seed,
         save_steps=args.save_steps,
         save_total_limit=args.keep_checkpoints,
@@ -260,7 +269,12 @@ def run_dir(args: argparse.Namespace, data: Path, objective: str, lr: float, wor
         shape = f"rows{args.mnrl_batch_size or 'eq'}-len{args.max_seq_length}"
     score = f"{args.similarity}{args.scale:g}" + ("-first" if args.positive_cap == "first" else "")
     dev = f"dev-{args.dev_split}" if args.dev_split else f"devfrac{args.dev_fraction:g}"
-    name = f"{objective}-lr{lr:g}-{budget}-{shape}-{score}-{args.precision}-{dev}-seed{args.seed}"
+    dropout = "".join(
+        f"-{kind}drop{rate:g}"
+        for kind, rate in (("attn", args.attention_dropout), ("hidden", args.hidden_dropout))
+        if rate is not None
+    )
+    name = f"{objective}-lr{lr:g}-{budget}-{shape}-{score}-{args.precision}{dropout}-{dev}-seed{args.seed}"
     return work / (training_file_key(data) if args.train_file else data.stem) / name
 
 
@@ -320,18 +334,16 @@ def run_mnrl(args: argparse.Namespace, data: Path, lr: float, work: Path, dev_se
     from sentence_transformers.base.sampler import BatchSamplers
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
 
-    from retriever.retrieval.models import load_bi_encoder
-    from retriever.train.precision import resolve_precision
-    from retriever.train.trainer import prepare_data
+    from retriever.train.trainer import load_training_model, prepare_data, resolve_kernels
 
-    prepared = prepare_data(train_config(args, data, "lsepair", lr, output))
+    config = train_config(args, data, "lsepair", lr, output)
+    prepared = prepare_data(config)
     batch_size = args.mnrl_batch_size
     if not batch_size:  # equal passages per step: a row brings two passages
         passages = [sum(len(g.passage_ids) for g in batch) for batch in prepared.plan.global_batches(0)]
         batch_size = max(1, round(statistics.fmean(passages) / 2))
-    model = load_bi_encoder(args.model)
-    model.max_seq_length = args.max_seq_length
-    precision = resolve_precision(args.precision)
+    precision, attention = resolve_kernels(config)  # as our trainer: token limit, kernel and dropout
+    model = load_training_model(args.model, config, attention)
     training_args = SentenceTransformerTrainingArguments(
         output_dir=str(output / "hf"),
         num_train_epochs=args.epochs,
@@ -422,13 +434,16 @@ def smoke(args: argparse.Namespace) -> bool:
 def scores_of(dataset, model: str | None, args: argparse.Namespace, tag: str) -> dict[str, Any]:
     """Metrics and per-query nDCG@10 of BM25 (``model`` None) or a model (dense, and hybrid with
     ``--hybrid``) on ``dataset``. ``{"metrics", "per_query"}`` per system; a trained model's scores are
-    kept in its directory (never for smoke subsets), so a rerun does not evaluate it again."""
+    kept in its directory (never for smoke subsets), so a rerun does not evaluate it again, next to the
+    evaluation's outputs (``<tag>_len<L>_<systems>/``: TREC run files per system, for
+    ``eval/compare_trec_runs.py``)."""
     from retriever.eval.config import EvalConfig
     from retriever.eval.runner import evaluate_systems
 
     retrievers = ["bm25"] if model is None else ["dense"] + (["hybrid"] if args.hybrid else [])
     saved = Path(model or ".") / f"{tag}_len{args.eval_max_seq_length}_{'-'.join(retrievers)}.json"
-    if model is not None and Path(model).is_dir() and saved.is_file() and not smoke(args):
+    kept = model is not None and Path(model).is_dir() and not smoke(args)
+    if kept and saved.is_file():
         return json.loads(saved.read_text())
     config = EvalConfig(
         data=args.data,
@@ -437,6 +452,7 @@ def scores_of(dataset, model: str | None, args: argparse.Namespace, tag: str) ->
         cache=model is not None,
         cache_dir=str(Path(args.work) / "embedding-cache"),
         encoder={"max_seq_length": args.eval_max_seq_length},
+        output=str(saved.with_suffix("")) if kept else None,
     )
     report = evaluate_systems(config, dataset, config.models, source=config.data)
     systems = {system.retriever: system for system in report.systems}
@@ -448,7 +464,7 @@ def scores_of(dataset, model: str | None, args: argparse.Namespace, tag: str) ->
     if "hybrid" in systems:
         entry["hybrid"] = systems["hybrid"].metrics
         entry["hybrid_per_query"] = {q: v["nDCG@10"] for q, v in systems["hybrid"].per_query.items()}
-    if model is not None and Path(model).is_dir() and not smoke(args):
+    if kept:
         saved.write_text(json.dumps(entry))
     return entry
 

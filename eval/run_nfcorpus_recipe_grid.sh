@@ -8,7 +8,9 @@
 # Every variant keeps that 200-step cap but epochs2, which lifts it (the recipe's 2 epochs, 325 steps: the winner,
 # now the recipe's default), and epochs3 (no cap, 3 epochs), measured afterwards against epochs2; then, against
 # epochs2 (the recipe as it is), noattndrop (no dropout on attention probabilities) and nodrop (no dropout at all),
-# the cheap CPU wins of eval/bench_train_speed.py; then batch32 (32 queries a step, without dropout) against nodrop.
+# the cheap CPU wins of eval/bench_train_speed.py; then, each without dropout against nodrop, batch32 (32 queries a
+# step), scale50 and scale10 (cosine x 50 or x 10: temperature 0.02 or 0.1 instead of 0.05), lr1e-4 (twice the
+# peak rate) and nohard (no BM25 hard negatives: in-batch negatives only, half the passages a step).
 # One run after another (2 cores); a variant whose model is complete is not retrained, so the script can be rerun.
 #   eval/run_nfcorpus_recipe_grid.sh [variant ...]          # default: all, in the order below
 #   eval/run_nfcorpus_recipe_grid.sh --test variant ...     # the test read (dense, hybrid) of trained variants
@@ -30,10 +32,14 @@ declare -A SETTINGS=(
   [noattndrop]="attention_dropout=0 hidden_dropout=0.1"
   [nodrop]="attention_dropout=0 hidden_dropout=0"
   [batch32]="attention_dropout=0 hidden_dropout=0 batch_size=32"
+  [scale50]="attention_dropout=0 hidden_dropout=0 scale=50"
+  [lr1e-4]="attention_dropout=0 hidden_dropout=0 lr=1e-4"
+  [nohard]="attention_dropout=0 hidden_dropout=0 hard_negatives=0"
+  [scale10]="attention_dropout=0 hidden_dropout=0 scale=10"
 )
 mkdir -p "$GRID/recipe"
 [[ -e "$GRID/recipe/model" || -L "$GRID/recipe/model" ]] || ln -s "$PWD/runs/nfcorpus_summarglh/model/before-averaging" "$GRID/recipe/model"
-ORDER=(recipe positives8 epochs2 tokens256 paper positives1 epochs3 noattndrop nodrop batch32)
+ORDER=(recipe positives8 epochs2 tokens256 paper positives1 epochs3 noattndrop nodrop batch32 scale50 lr1e-4 nohard scale10)
 
 evaluate() {  # evaluate VARIANT SPLIT: dense and hybrid runs of the variant's model into $GRID/VARIANT/eval_SPLIT
   local out="$GRID/$1"

@@ -178,8 +178,7 @@ def _train_stage(config: TrainConfig, *, resume: bool, on_step: StepCallback | N
     from transformers import get_linear_schedule_with_warmup
 
     output = Path(config.output)
-    precision = resolve_precision(config.precision)
-    attention = resolve_attention(config.attention, precision, torch.cuda.is_available())
+    precision, attention = resolve_kernels(config)
     # the card and config record what ran (attention stays auto where the model keeps its own kernel)
     config = config.model_copy(update={"precision": precision, "attention": attention or config.attention})
     if resume:
@@ -208,7 +207,7 @@ def _train_stage(config: TrainConfig, *, resume: bool, on_step: StepCallback | N
     )
     data = prepare_data(config, accelerator.num_processes)
     evaluator = _dev_evaluator(config, data, accelerator)
-    model = _load_model(str(checkpoint) if checkpoint else config.model, config, attention)
+    model = load_training_model(str(checkpoint) if checkpoint else config.model, config, attention)
     loss = _build_loss(config, model)
     optimizer = torch.optim.AdamW(_parameter_groups(model, config.weight_decay), lr=config.lr)
     scheduler = get_linear_schedule_with_warmup(optimizer, round(config.warmup * data.steps), data.steps)
@@ -314,7 +313,16 @@ def read_log(output: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in lines if line.strip()]
 
 
-def _load_model(source: str, config: TrainConfig, attention: str | None):
+def resolve_kernels(config: TrainConfig) -> tuple[str, str | None]:
+    """``(precision, attention kernel)`` that ``config`` trains with on this machine (None: the model's own
+    kernel); see :mod:`retriever.train.precision`."""
+    import torch
+
+    precision = resolve_precision(config.precision)
+    return precision, resolve_attention(config.attention, precision, torch.cuda.is_available())
+
+
+def load_training_model(source: str, config: TrainConfig, attention: str | None):
     """The model as it trains: its token limit, attention kernel and dropout rates set from ``config``."""
     from retriever.retrieval.models import load_bi_encoder
 
