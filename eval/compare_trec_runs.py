@@ -6,6 +6,10 @@ separate base-model eval, say), which their own reports cannot pair.
 
     python eval/compare_trec_runs.py --data ../shared/data/nfcorpus --reference base=runs/nfcorpus/eval/dense_s.../run.trec \
         model=runs/nfcorpus/eval/dense_model/run.trec
+
+Several seeds of one system: ``NAME=seed42/run.trec,seed43/run.trec``. A system's score for a query is then
+the mean over its runs, and two systems with several runs each are paired by query on those means (as
+``eval/compare_runs.py`` pools seeds); list the runs of every such system in the same seed order.
 """
 
 from __future__ import annotations
@@ -17,11 +21,17 @@ from retriever.eval.metrics import evaluate_run, read_trec_run
 from retriever.eval.significance import paired_difference
 
 
-def named(text: str) -> tuple[str, str]:
-    name, _, path = text.partition("=")
-    if not path:
-        raise argparse.ArgumentTypeError(f"expected NAME=PATH, got {text!r}")
-    return name, path
+def named(text: str) -> tuple[str, list[str]]:
+    name, _, paths = text.partition("=")
+    if not paths:
+        raise argparse.ArgumentTypeError(f"expected NAME=PATH[,PATH...], got {text!r}")
+    return name, paths.split(",")
+
+
+def seed_mean(qrels, paths: list[str], metric: str) -> dict[str, float]:
+    """Per query, ``metric`` averaged over the runs in ``paths`` (one run per seed)."""
+    per_run = [evaluate_run(qrels, read_trec_run(path), [metric]).per_query for path in paths]
+    return {query: sum(run[query][metric] for run in per_run) / len(per_run) for query in per_run[0]}
 
 
 def main() -> None:
@@ -33,11 +43,7 @@ def main() -> None:
     parser.add_argument("runs", nargs="+", type=named, help="NAME=run file.")
     args = parser.parse_args()
     qrels = load_dataset(args.data, args.split).qrels
-    per_query = {
-        name: evaluate_run(qrels, read_trec_run(path), [args.metric]).per_query
-        for name, path in [args.reference, *args.runs]
-    }
-    values = {name: {q: v[args.metric] for q, v in rows.items()} for name, rows in per_query.items()}
+    values = {name: seed_mean(qrels, paths, args.metric) for name, paths in [args.reference, *args.runs]}
     reference = args.reference[0]
     print(f"| {args.data} {args.split} | {args.metric} | - {reference} [95% CI], p |")
     print("|---|---|---|")
