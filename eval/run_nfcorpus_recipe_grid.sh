@@ -21,6 +21,7 @@ GRID=runs/nfcorpus_grid
 CAP=max_steps=200
 # MiniLM's own dropout, which every variant up to epochs3 trained with (the recipe has trained without since nodrop)
 DROPOUT="attention_dropout=0.1 hidden_dropout=0.1"
+NODROP="attention_dropout=0 hidden_dropout=0"  # the recipe since nodrop
 declare -A SETTINGS=(
   [recipe]="$CAP $DROPOUT"
   [positives8]="$CAP max_positives=8 $DROPOUT"
@@ -30,12 +31,12 @@ declare -A SETTINGS=(
   [positives1]="$CAP max_positives=1 $DROPOUT"
   [epochs3]="epochs=3 $DROPOUT"
   [noattndrop]="attention_dropout=0 hidden_dropout=0.1"
-  [nodrop]="attention_dropout=0 hidden_dropout=0"
-  [batch32]="attention_dropout=0 hidden_dropout=0 batch_size=32"
-  [scale50]="attention_dropout=0 hidden_dropout=0 scale=50"
-  [lr1e-4]="attention_dropout=0 hidden_dropout=0 lr=1e-4"
-  [nohard]="attention_dropout=0 hidden_dropout=0 hard_negatives=0"
-  [scale10]="attention_dropout=0 hidden_dropout=0 scale=10"
+  [nodrop]="$NODROP"
+  [batch32]="$NODROP batch_size=32"
+  [scale50]="$NODROP scale=50"
+  [lr1e-4]="$NODROP lr=1e-4"
+  [nohard]="$NODROP hard_negatives=0"
+  [scale10]="$NODROP scale=10"
 )
 mkdir -p "$GRID/recipe"
 [[ -e "$GRID/recipe/model" || -L "$GRID/recipe/model" ]] || ln -s "$PWD/runs/nfcorpus_summarglh/model/before-averaging" "$GRID/recipe/model"
