@@ -10,7 +10,10 @@
 # epochs2 (the recipe as it is), noattndrop (no dropout on attention probabilities) and nodrop (no dropout at all),
 # the cheap CPU wins of eval/bench_train_speed.py; then, each without dropout against nodrop, batch32 (32 queries a
 # step), scale50 and scale10 (cosine x 50 or x 10: temperature 0.02 or 0.1 instead of 0.05), lr1e-4 (twice the
-# peak rate) and nohard (no BM25 hard negatives: in-batch negatives only, half the passages a step).
+# peak rate) and nohard (no BM25 hard negatives: in-batch negatives only, half the passages a step); then
+# distillation from a hybrid teacher (the nodrop model's min-max interpolation with BM25 over the whole corpus, on
+# the train queries, as each passage's teacher score: eval/teacher_from_run.py): distill (KL over each query's
+# positives and hard negatives) and distillpos (over its positives only), weight 1, teacher temperature 0.05.
 # One run after another (2 cores); a variant whose model is complete is not retrained, so the script can be rerun.
 #   eval/run_nfcorpus_recipe_grid.sh [variant ...]          # default: all, in the order below
 #   eval/run_nfcorpus_recipe_grid.sh --test variant ...     # the test read (dense, hybrid) of trained variants
@@ -37,10 +40,28 @@ declare -A SETTINGS=(
   [lr1e-4]="$NODROP lr=1e-4"
   [nohard]="$NODROP hard_negatives=0"
   [scale10]="$NODROP scale=10"
+  [distill]="$NODROP distill_weight=1 teacher_temperature=0.05"
+  [distillpos]="$NODROP distill_weight=1 teacher_temperature=0.05"
+)
+DISTILL=runs/distill
+declare -A DATA=(  # variants trained on another file than the recipe's mined one
+  [distill]=$DISTILL/train_hybrid_teacher.jsonl
+  [distillpos]=$DISTILL/train_hybrid_teacher_positives.jsonl
 )
 mkdir -p "$GRID/recipe"
 [[ -e "$GRID/recipe/model" || -L "$GRID/recipe/model" ]] || ln -s "$PWD/runs/nfcorpus_summarglh/model/before-averaging" "$GRID/recipe/model"
-ORDER=(recipe positives8 epochs2 tokens256 paper positives1 epochs3 noattndrop nodrop batch32 scale50 lr1e-4 nohard scale10)
+ORDER=(recipe positives8 epochs2 tokens256 paper positives1 epochs3 noattndrop nodrop batch32 scale50 lr1e-4 nohard scale10
+  distill distillpos)
+
+hybrid_teacher() {  # the distillation files: the nodrop model's hybrid run of the train queries (all 3,633 documents)
+  local run=$DISTILL/teacher_nodrop_train_full
+  [[ -f $run/report.json ]] || $RETRIEVER eval --data nfcorpus --split train -m "$GRID/nodrop/model" -r hybrid \
+    --fusion interpolation --k 3633 --set fusion.depth=3633 --output "$run"
+  [[ -f ${DATA[distill]} ]] || $PY eval/teacher_from_run.py --training-file runs/nfcorpus/mined/train.jsonl \
+    --run "$run/run.trec" --output "${DATA[distill]}"
+  [[ -f ${DATA[distillpos]} ]] || $PY eval/teacher_from_run.py --training-file runs/nfcorpus/mined/train.jsonl \
+    --run "$run/run.trec" --output "${DATA[distillpos]}" --positives-only
+}
 
 evaluate() {  # evaluate VARIANT SPLIT: dense and hybrid runs of the variant's model into $GRID/VARIANT/eval_SPLIT
   local out="$GRID/$1"
@@ -62,10 +83,11 @@ for variant in "${@:-${ORDER[@]}}"; do
   out="$GRID/$variant"
   sets=()
   for setting in ${SETTINGS[$variant]}; do sets+=(--set "$setting"); done
+  data=${DATA[$variant]:-runs/nfcorpus/mined/train.jsonl}
+  if [[ -n ${DATA[$variant]:-} ]]; then hybrid_teacher; fi
   if [[ ! -f "$out/model/training_complete.json" ]]; then
     echo "== $(date -u +%H:%M:%S) train $variant: ${SETTINGS[$variant]}"
-    $RETRIEVER train -c recipes/nfcorpus.yaml --data runs/nfcorpus/mined/train.jsonl --output "$out/model" \
-      --seed 42 "${sets[@]}"
+    $RETRIEVER train -c recipes/nfcorpus.yaml --data "$data" --output "$out/model" --seed 42 "${sets[@]}"
   fi
   evaluate "$variant" dev
 done

@@ -2,7 +2,8 @@
 
 Output: ``([query_features, passage_features], labels)`` as in :mod:`retriever.train.labels`: the passages are
 the batch's unique passages (by doc id, first occurrence order: each group's positives, then its negatives),
-``labels`` comes from :func:`~retriever.train.labels.make_labels`.
+``labels`` comes from :func:`~retriever.train.labels.make_labels`, with each query's teacher scores (its
+positives' and negatives' ``teacher_score`` where the training file has one) when ``teacher_scores`` is set.
 """
 
 from __future__ import annotations
@@ -22,11 +23,16 @@ class GroupCollator:
     """Tokenize a batch of query groups with ``model.preprocess`` (prompts prepended when given)."""
 
     def __init__(
-        self, model: SentenceTransformer, query_prompt: str | None = None, document_prompt: str | None = None
+        self,
+        model: SentenceTransformer,
+        query_prompt: str | None = None,
+        document_prompt: str | None = None,
+        teacher_scores: bool = False,
     ) -> None:
         self.model = model
         self.query_prompt = query_prompt
         self.document_prompt = document_prompt
+        self.teacher_scores = teacher_scores
 
     def __call__(self, groups: Sequence[QueryGroup]) -> tuple[list[dict[str, Any]], dict[str, Tensor]]:
         passages: dict[str, str] = {}
@@ -41,5 +47,12 @@ class GroupCollator:
             list(passages),
             [[p.id for p in group.positives] for group in groups],
             [list(group.known_positive_ids) for group in groups],
+            [_teacher_scores(group) for group in groups] if self.teacher_scores else None,
         )
         return features, labels
+
+
+def _teacher_scores(group: QueryGroup) -> dict[str, float]:
+    return {
+        p.id: p.teacher_score for p in (*group.positives, *group.negatives) if p.teacher_score is not None
+    }

@@ -91,6 +91,16 @@ class TrainConfig(StrictModel):
     similarity: Literal["cos", "dot"] = Field("cos", description="Score function of the objective.")
     scale: float = Field(20.0, gt=0, description="Scores are multiplied by scale (= 1 / temperature).")
     normalize_by_positives: bool = Field(False, description="Divide each query's loss by its positive count.")
+    distill_weight: float = Field(
+        0.0,
+        ge=0,
+        description="Weight of the KL to the training file's teacher scores over each query's own passages "
+        "(0 = off): loss = objective + distill_weight * KL(softmax(teacher / teacher_temperature) || "
+        "softmax(scores)).",
+    )
+    teacher_temperature: float = Field(
+        1.0, gt=0, description="Divides the teacher scores before their softmax (distillation)."
+    )
     positive_sources: list[str] | None = Field(
         None, description="Keep only positives with these sources (e.g. [qrels], [llm]); None keeps all."
     )

@@ -8,7 +8,10 @@ document id by the collator). ``labels`` is a dict of LongTensors:
 - ``positive_ids [B, P]``: the hashes of each query's ACTIVE positives for this step, padded with -1
   (exactly one per query for ``single`` / ``rand1lh``);
 - ``known_positive_ids [B, K]``: the hashes of ALL positives the query is known to have, padded with -1
-  (a superset of ``positive_ids``).
+  (a superset of ``positive_ids``);
+- optionally, for distillation (:mod:`retriever.train.losses.distillation`), ``teacher_ids [B, G]`` (long,
+  padded with -1) and ``teacher_scores [B, G]`` (float32, 0 in padding): the query's own passages that carry a
+  teacher score, and those scores.
 
 :func:`make_labels` builds the dict from string ids. The losses gather passages and ids across processes
 and then call :func:`build_masks`:
@@ -33,6 +36,7 @@ PAD_ID = -1
 """Padding value of the id tensors; :func:`doc_id_hash` never returns it (its values are >= 0)."""
 
 LABEL_KEYS = ("passage_ids", "positive_ids", "known_positive_ids")
+TEACHER_KEYS = ("teacher_ids", "teacher_scores")
 
 
 def doc_id_hash(doc_id: str) -> int:
@@ -57,11 +61,16 @@ def _padded(rows: list[list[str]], name: str) -> Tensor:
 
 
 def make_labels(
-    passage_ids: list[str], active_positives: list[list[str]], known_positives: list[list[str]]
+    passage_ids: list[str],
+    active_positives: list[list[str]],
+    known_positives: list[list[str]],
+    teacher: list[dict[str, float]] | None = None,
 ) -> dict[str, Tensor]:
     """Build the label dict of one batch from document ids (see the module docstring for the shapes).
 
-    Every active positive must be one of ``passage_ids`` and one of the query's known positives.
+    Every active positive must be one of ``passage_ids`` and one of the query's known positives. ``teacher``
+    (one ``{passage id: teacher score}`` per query, passages among ``passage_ids``, scores finite) adds the
+    teacher keys.
     """
     import torch
 
@@ -77,11 +86,34 @@ def make_labels(
             raise ValueError(f"query {i}: active positives {missing} are not among the batch's passages")
         if extra := sorted(set(active) - set(known)):
             raise ValueError(f"query {i}: active positives {extra} are not among its known positives")
-    return {
+    labels = {
         "passage_ids": torch.tensor([doc_id_hash(doc_id) for doc_id in passage_ids], dtype=torch.long),
         "positive_ids": _padded(active_positives, "active_positives"),
         "known_positive_ids": _padded(known_positives, "known_positives"),
     }
+    if teacher is not None:
+        labels.update(_teacher_labels(teacher, in_batch, len(active_positives)))
+    return labels
+
+
+def _teacher_labels(teacher: list[dict[str, float]], in_batch: set[str], queries: int) -> dict[str, Tensor]:
+    import math
+
+    import torch
+
+    if len(teacher) != queries:
+        raise ValueError(f"{queries} queries, {len(teacher)} teacher score maps")
+    for i, scores in enumerate(teacher):
+        if missing := [doc_id for doc_id in scores if doc_id not in in_batch]:
+            raise ValueError(
+                f"query {i}: teacher-scored passages {missing} are not among the batch's passages"
+            )
+        if bad := [doc_id for doc_id, score in scores.items() if not math.isfinite(score)]:
+            raise ValueError(f"query {i}: teacher scores of {bad} are not finite")
+    values = torch.zeros((queries, max(max((len(s) for s in teacher), default=0), 1)), dtype=torch.float32)
+    for i, scores in enumerate(teacher):
+        values[i, : len(scores)] = torch.tensor(list(scores.values()), dtype=torch.float32)
+    return {"teacher_ids": _padded([list(s) for s in teacher], "teacher"), "teacher_scores": values}
 
 
 def first_occurrence(ids: Tensor) -> Tensor:

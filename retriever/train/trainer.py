@@ -70,6 +70,14 @@ def prepare_data(config: TrainConfig, world_size: int = 1) -> PreparedData:
     """Read, validate, filter and split the training file and plan every epoch; raises InputError early."""
     loss = loss_class(loss_name(config))  # unknown loss -> InputError before anything is loaded
     examples = read_training_file(config.data)
+    if config.distill_weight > 0 and not any(
+        p.teacher_score is not None for e in examples for p in (*e.positives, *e.negatives)
+    ):
+        raise InputError(
+            "distill_weight > 0 but no passage has a teacher_score to distil from",
+            path=config.data,
+            field="teacher_score",
+        )
     known = {e.query_id: [p.id for p in e.positives] for e in examples}
     kept, dropped = filter_sources(examples, config.positive_sources)
     train, dev = split_dev(kept, config.dev.dev_fraction, config.seed)
@@ -227,7 +235,9 @@ def _train_stage(config: TrainConfig, *, resume: bool, on_step: StepCallback | N
 
     from retriever.train.collator import GroupCollator
 
-    collator = GroupCollator(model, config.query_prompt, config.document_prompt)
+    collator = GroupCollator(
+        model, config.query_prompt, config.document_prompt, teacher_scores=config.distill_weight > 0
+    )
     state_of = _state_getter(optimizer, scheduler, accelerator)
     step, started = start, time.perf_counter()
     progress = _progress(data.steps, start, accelerator.is_main_process)
@@ -343,6 +353,8 @@ def _build_loss(config: TrainConfig, model):
         "similarity": config.similarity,
         "normalize_by_positives": config.normalize_by_positives,
         "gather_across_devices": config.gather_across_devices,
+        "distill_weight": config.distill_weight,
+        "teacher_temperature": config.teacher_temperature,
     }
     if name.startswith(CACHED_PREFIX):
         hparams["mini_batch_size"] = config.mini_batch_size

@@ -5,8 +5,9 @@ A loss scores the batch's B local queries against the N passages (gathered acros
 (the paper's reference: dot, scale 1; sentence-transformers' default: cos, scale 20), builds the positive
 and negative masks of :func:`retriever.train.labels.build_masks`, and applies a pure objective
 ``objective(scores [B, N], positive_mask, negative_mask) -> per-query loss [B]``. With
-``normalize_by_positives`` each query's loss is divided by its number of active positives m; the batch
-loss is the mean over queries. Scores and objectives are computed in at least float32, also under autocast.
+``normalize_by_positives`` each query's loss is divided by its number of active positives m; with
+``distill_weight`` λ > 0 it gains ``λ · KL_i``, the KL from the teacher's scores of the query's own passages
+(:mod:`retriever.train.losses.distillation`); the batch loss is the mean over queries. Scores and objectives are computed in at least float32, also under autocast.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from retriever.errors import RetrieverError
-from retriever.train.labels import LABEL_KEYS, build_masks
+from retriever.train.labels import LABEL_KEYS, TEACHER_KEYS, build_masks
 
 Objective = Callable[[Tensor, Tensor, Tensor], Tensor]
 
@@ -110,6 +111,8 @@ class MultiPositiveLoss(nn.Module):
         similarity: str = "cos",
         normalize_by_positives: bool = False,
         gather_across_devices: bool = False,
+        distill_weight: float = 0.0,
+        teacher_temperature: float = 1.0,
     ) -> None:
         """
         Args:
@@ -119,17 +122,26 @@ class MultiPositiveLoss(nn.Module):
             normalize_by_positives: divide each query's loss by its number of active positives m.
             gather_across_devices: with torch.distributed initialised, every query also sees the other
                 processes' passages as negatives (all-gather with gradients).
+            distill_weight: λ of the teacher KL added to each query's loss (0 = off; >= 0); the labels must
+                then carry the teacher keys of :mod:`retriever.train.labels`.
+            teacher_temperature: τ_t dividing the teacher's scores before their softmax (> 0).
         """
         super().__init__()
         if not scale > 0:
             raise ValueError(f"scale must be > 0, got {scale}")
         if similarity not in SIMILARITIES:
             raise ValueError(f"similarity must be one of {SIMILARITIES}, got {similarity!r}")
+        if not distill_weight >= 0:
+            raise ValueError(f"distill_weight must be >= 0, got {distill_weight}")
+        if not teacher_temperature > 0:
+            raise ValueError(f"teacher_temperature must be > 0, got {teacher_temperature}")
         self.model = model
         self.scale = float(scale)
         self.similarity = similarity
         self.normalize_by_positives = bool(normalize_by_positives)
         self.gather_across_devices = bool(gather_across_devices)
+        self.distill_weight = float(distill_weight)
+        self.teacher_temperature = float(teacher_temperature)
 
     def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: dict[str, Tensor]) -> Tensor:
         from sentence_transformers.base.losses.merged_forward import embed_columns
@@ -158,8 +170,22 @@ class MultiPositiveLoss(nn.Module):
         per_query = self.objective(scores, positive_mask, negative_mask)
         if self.normalize_by_positives:
             per_query = per_query / positive_mask.sum(-1)
+        if self.distill_weight > 0:
+            per_query = per_query + self.distill_weight * self._teacher_kl(scores, passage_ids, labels)
         check_finite(per_query, scores, positive_mask, negative_mask, self.name)
         return per_query.mean()
+
+    def _teacher_kl(self, scores: Tensor, passage_ids: Tensor, labels: dict[str, Tensor]) -> Tensor:
+        from retriever.train.losses.distillation import distillation_kl, teacher_matrix
+
+        if set(TEACHER_KEYS) - set(labels):
+            raise ValueError(
+                f"distill_weight > 0 needs the labels' {TEACHER_KEYS} (see retriever.train.labels)"
+            )
+        teacher, scored = teacher_matrix(
+            passage_ids, labels["teacher_ids"].to(scores.device), labels["teacher_scores"].to(scores.device)
+        )
+        return distillation_kl(scores, teacher, scored, self.teacher_temperature)
 
     def get_config_dict(self) -> dict[str, Any]:
         return {
@@ -167,7 +193,14 @@ class MultiPositiveLoss(nn.Module):
             "similarity": self.similarity,
             "normalize_by_positives": self.normalize_by_positives,
             "gather_across_devices": self.gather_across_devices,
+            **self._distillation_config(),
         }
+
+    def _distillation_config(self) -> dict[str, float]:
+        """The distillation settings, when distillation is on (a model card without it does not list them)."""
+        if not self.distill_weight:
+            return {}
+        return {"distill_weight": self.distill_weight, "teacher_temperature": self.teacher_temperature}
 
     @property
     def temperature(self) -> float:
