@@ -10,6 +10,9 @@ Pipeline (every piece is cached under ``--work``, so the script can run in piece
    top BM25 candidates that are not in its qrels (they look relevant, as an LLM judge's false positives do;
    removed from its negatives), ``random`` draws them uniformly (seeded) from the corpus documents outside
    the query's qrels (certainly wrong, the controlled case when the corpus's top hits are often relevant).
+   ``--source-aware filter`` then trains our objectives on the qrels positives only (``positive_sources``),
+   ``staged`` on every positive first and on the qrels positives for its last ``--staged-steps`` (the
+   paper's mixed regime: LLM labels, then human ones), at the same total ``--max-steps``.
 2. For each objective and each learning rate of ``--lrs``: ``retriever train``. Dev: with ``--dev-split``
    (NFCorpus has ``dev``) the model is trained on all of train and scored on that split's queries over the
    whole corpus; otherwise a seeded ``--dev-fraction`` of the training queries is held out and searched in
@@ -49,6 +52,7 @@ REFERENCES = {  # published test nDCG@10, by dataset folder name (../shared/data
     "nfcorpus": {"base all-MiniLM-L6-v2 (MTEB)": 0.3159, "BM25 (bm25s reference)": 0.3210},
 }
 NOISE_SOURCE = "noise"
+QRELS_SOURCE = "qrels"  # the source of convert's and mine's qrels positives
 
 
 def parse_args() -> argparse.Namespace:
@@ -93,6 +97,16 @@ def parse_args() -> argparse.Namespace:
         choices=("bm25", "random"),
         default="bm25",
         help="Where false positives come from: top BM25 non-qrels hits, or random non-qrels documents.",
+    )
+    parser.add_argument(
+        "--source-aware",
+        choices=("none", "filter", "staged"),
+        default="none",
+        help="With noise: filter = train on the qrels positives only (positive_sources [qrels]); staged = "
+        "the first max_steps - --staged-steps steps on every positive, then --staged-steps on qrels only.",
+    )
+    parser.add_argument(
+        "--staged-steps", type=int, default=None, help="Steps of the qrels-only stage (default: half)."
     )
     parser.add_argument(
         "--dev-split", default=None, help="Dataset split for dev selection (e.g. dev); default: carve train."
@@ -233,7 +247,7 @@ def train_config(args: argparse.Namespace, data: Path, objective: str, lr: float
     from retriever.train.config import TrainConfig
 
     carved = args.dev_split is None
-    return TrainConfig(
+    config = TrainConfig(
         model=args.model,
         data=data,
         output=output,
@@ -259,6 +273,25 @@ def train_config(args: argparse.Namespace, data: Path, objective: str, lr: float
             "corpus": args.data if carved and args.dev_corpus == "dataset" else None,
         },
     )
+    return source_aware(config, args)
+
+
+def source_aware(config, args: argparse.Namespace):
+    """``config`` with ``--source-aware``: the qrels positives only, or a mixture stage then a qrels stage."""
+    if args.source_aware == "filter":
+        return config.model_copy(update={"positive_sources": [QRELS_SOURCE]})
+    if args.source_aware == "staged":
+        from retriever.train.config import Stage
+
+        if not args.max_steps:
+            raise SystemExit("--source-aware staged needs --max-steps (the budget the stages share)")
+        last = args.staged_steps or args.max_steps // 2
+        stages = [
+            Stage(max_steps=args.max_steps - last),
+            Stage(positive_sources=[QRELS_SOURCE], max_steps=last),
+        ]
+        return config.model_copy(update={"stages": stages})
+    return config
 
 
 def run_dir(args: argparse.Namespace, data: Path, objective: str, lr: float, work: Path) -> Path:
@@ -274,7 +307,10 @@ def run_dir(args: argparse.Namespace, data: Path, objective: str, lr: float, wor
         for kind, rate in (("attn", args.attention_dropout), ("hidden", args.hidden_dropout))
         if rate is not None
     )
-    name = f"{objective}-lr{lr:g}-{budget}-{shape}-{score}-{args.precision}{dropout}-{dev}-seed{args.seed}"
+    sources = "" if args.source_aware == "none" or objective == "mnrl" else f"-{args.source_aware}"
+    if args.source_aware == "staged" and objective != "mnrl":
+        sources += str(args.staged_steps or args.max_steps // 2)
+    name = f"{objective}-lr{lr:g}-{budget}-{shape}-{score}-{args.precision}{dropout}{sources}-{dev}-seed{args.seed}"
     return work / (training_file_key(data) if args.train_file else data.stem) / name
 
 
@@ -294,17 +330,18 @@ def run_objective(
     config = train_config(args, data, objective, lr, output)
     train(config, resume=True)
     log = read_log(output)
-    steps = [r for r in log if "loss" in r]
     dev = [r["dev"] for r in log if "dev" in r]
+    stage_logs = [read_log(stage) for stage in sorted(output.glob("stage-*"))] + [log]  # earlier stages first
+    stage_steps = [[r for r in stage_log if "loss" in r] for stage_log in stage_logs]
     plan = prepare_data(config).plan
     passages = [sum(len(g.passage_ids) for g in batch) for batch in plan.global_batches(0)]
     return {
         "objective": objective,
         "lr": lr,
         "model": str(output),
-        "steps": len(steps),
+        "steps": sum(len(steps) for steps in stage_steps),
         "passages_per_step": statistics.fmean(passages),
-        "train_seconds": steps[-1]["elapsed_s"] if steps else 0.0,
+        "train_seconds": sum(steps[-1]["elapsed_s"] for steps in stage_steps if steps),
         "dev": split_score(output, dev_set, args) if dev_set is not None else (dev[-1] if dev else {}),
     }
 
@@ -528,7 +565,13 @@ def markdown(table: list[dict[str, Any]], args: argparse.Namespace) -> str:
         + f"), group = {args.max_positives} positives ({args.positive_cap}) + {args.hard_negatives} "
         + (f"negatives from `{args.train_file}`" if args.train_file else "BM25 negatives (convert)")
         + f", {args.similarity} x {args.scale:g}, noise rate {args.noise_rate:g} "
-        f"({args.noise_source}).",
+        f"({args.noise_source}), source-aware training: {args.source_aware}"
+        + (
+            f" (last {args.staged_steps or args.max_steps // 2} steps on qrels only)"
+            if args.source_aware == "staged"
+            else ""
+        )
+        + ".",
         "",
         "| system | lr | steps | passages/step | train min | dev nDCG@10 | test nDCG@10 | test Recall@100 | "
         "test nDCG@10 - mnrl [95% CI], p | hybrid nDCG@10 |",

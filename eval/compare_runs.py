@@ -31,7 +31,7 @@ from retriever.eval.significance import paired_difference  # noqa: E402
 CONDITION_SETTINGS = (
     "model", "epochs", "max_steps", "batch_size", "max_seq_length", "max_positives", "negatives", "skip_top",
     "scale", "test_queries", "dataset", "noise_rate", "dev_split", "similarity", "positive_cap", "precision",
-    "mnrl_batch_size", "train_file",
+    "mnrl_batch_size", "train_file", "attention_dropout", "hidden_dropout",
 )  # fmt: skip
 
 
@@ -66,7 +66,10 @@ def condition_key(row: dict, settings: dict) -> tuple:
     negatives = 1 if mnrl else settings["hard_negatives"]
     # false positives' source: bm25 before the option existed, and nothing to tell apart without noise
     noise_source = settings.get("noise_source", "bm25") if settings.get("noise_rate") else None
-    return (row["objective"], row["lr"], negatives, noise_source) + tuple(
+    # source-aware training (MNRL ignores it): none before the option existed
+    aware = settings.get("source_aware", "none")
+    sources = None if mnrl or aware == "none" else (aware, settings.get("staged_steps"))
+    return (row["objective"], row["lr"], negatives, noise_source, sources) + tuple(
         settings.get(name) for name in CONDITION_SETTINGS
     )
 

@@ -10,11 +10,17 @@ separate base-model eval, say), which their own reports cannot pair.
 Several seeds of one system: ``NAME=seed42/run.trec,seed43/run.trec``. A system's score for a query is then
 the mean over its runs, and two systems with several runs each are paired by query on those means (as
 ``eval/compare_runs.py`` pools seeds); list the runs of every such system in the same seed order.
+
+A run may also be a row of an ``eval/bench_train.py`` output, ``FILE.json:OBJECTIVE`` (its dense test scores)
+or ``FILE.json:OBJECTIVE:hybrid`` (the benchmark's RRF fusion with BM25), read from the per-query nDCG@10 the file stores (test split, nDCG@10 only), so
+a model trained by the benchmark pairs with a recipe's runs without being encoded again.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
 from retriever.data.loader import load_dataset
 from retriever.eval.metrics import evaluate_run, read_trec_run
@@ -28,10 +34,30 @@ def named(text: str) -> tuple[str, list[str]]:
     return name, paths.split(",")
 
 
-def seed_mean(qrels, paths: list[str], metric: str) -> dict[str, float]:
+def bench_row_scores(path: str, split: str, metric: str) -> dict[str, float]:
+    """Per-query scores of ``FILE.json:OBJECTIVE[:hybrid]``, a row of an ``eval/bench_train.py`` output."""
+    file, _, row = path.partition(".json:")
+    objective, _, system = row.partition(":")
+    if (split, metric) != ("test", "nDCG@10") or system not in ("", "hybrid"):
+        raise SystemExit(f"{path}: a bench_train.py row has test nDCG@10 per query (dense or :hybrid) only")
+    rows = [r for r in json.loads(Path(file + ".json").read_text())["rows"] if r["objective"] == objective]
+    if len(rows) != 1:
+        raise SystemExit(f"{file}.json: {len(rows)} rows with objective {objective!r}, expected 1")
+    return rows[0]["hybrid_per_query" if system else "test_per_query"]
+
+
+def seed_mean(qrels, paths: list[str], metric: str, split: str) -> dict[str, float]:
     """Per query, ``metric`` averaged over the runs in ``paths`` (one run per seed)."""
-    per_run = [evaluate_run(qrels, read_trec_run(path), [metric]).per_query for path in paths]
-    return {query: sum(run[query][metric] for run in per_run) / len(per_run) for query in per_run[0]}
+    per_run = [
+        bench_row_scores(path, split, metric)
+        if ".json:" in path
+        else {
+            query: values[metric]
+            for query, values in evaluate_run(qrels, read_trec_run(path), [metric]).per_query.items()
+        }
+        for path in paths
+    ]
+    return {query: sum(run[query] for run in per_run) / len(per_run) for query in per_run[0]}
 
 
 def main() -> None:
@@ -43,7 +69,9 @@ def main() -> None:
     parser.add_argument("runs", nargs="+", type=named, help="NAME=run file.")
     args = parser.parse_args()
     qrels = load_dataset(args.data, args.split).qrels
-    values = {name: seed_mean(qrels, paths, args.metric) for name, paths in [args.reference, *args.runs]}
+    values = {
+        name: seed_mean(qrels, paths, args.metric, args.split) for name, paths in [args.reference, *args.runs]
+    }
     reference = args.reference[0]
     print(f"| {args.data} {args.split} | {args.metric} | - {reference} [95% CI], p |")
     print("|---|---|---|")

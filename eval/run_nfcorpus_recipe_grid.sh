@@ -15,8 +15,9 @@
 # the train queries, as each passage's teacher score: eval/teacher_from_run.py): distill (KL over each query's
 # positives and hard negatives) and distillpos (over its positives only), weight 1, teacher temperature 0.05.
 # One run after another (2 cores); a variant whose model is complete is not retrained, so the script can be rerun.
-#   eval/run_nfcorpus_recipe_grid.sh [variant ...]          # default: all, in the order below
-#   eval/run_nfcorpus_recipe_grid.sh --test variant ...     # the test read (dense, hybrid) of trained variants
+# VARIANT@SEED trains the variant at another seed than 42, into runs/nfcorpus_grid/VARIANT_seedSEED.
+#   eval/run_nfcorpus_recipe_grid.sh [variant[@seed] ...]          # default: all, in the order below, seed 42
+#   eval/run_nfcorpus_recipe_grid.sh --test variant[@seed] ...     # the test read (dense, hybrid) of trained variants
 # Then: python eval/compare_trec_runs.py --data ../shared/data/nfcorpus --split dev --reference \
 #   recipe=runs/nfcorpus_grid/recipe/eval_dev/dense/run.trec <variant>=runs/nfcorpus_grid/<variant>/eval_dev/dense/run.trec
 source "$(dirname "$0")/offline_env.sh"
@@ -63,8 +64,15 @@ hybrid_teacher() {  # the distillation files: the nodrop model's hybrid run of t
     --run "$run/run.trec" --output "${DATA[distillpos]}" --positives-only
 }
 
-evaluate() {  # evaluate VARIANT SPLIT: dense and hybrid runs of the variant's model into $GRID/VARIANT/eval_SPLIT
-  local out="$GRID/$1"
+run_dir() {  # run_dir VARIANT[@SEED]: where the variant trained at that seed lives (seed 42: $GRID/VARIANT)
+  local variant=${1%@*} seed=42
+  [[ $1 == *@* ]] && seed=${1#*@}
+  if [[ $seed == 42 ]]; then echo "$GRID/$variant"; else echo "$GRID/${variant}_seed$seed"; fi
+}
+
+evaluate() {  # evaluate VARIANT[@SEED] SPLIT: dense and hybrid runs of its model into <run_dir>/eval_SPLIT
+  local out
+  out=$(run_dir "$1")
   [[ -f "$out/eval_$2/report.json" ]] && return 0
   echo "== $(date -u +%H:%M:%S) $2 eval $1"
   $RETRIEVER eval --data nfcorpus --split "$2" -m "$out/model" -r dense -r hybrid --fusion interpolation \
@@ -74,21 +82,25 @@ evaluate() {  # evaluate VARIANT SPLIT: dense and hybrid runs of the variant's m
 if [[ "${1:-}" == --test ]]; then
   shift
   for variant in "$@"; do
-    [[ -f "$GRID/$variant/model/training_complete.json" ]] || { echo "no trained model in $GRID/$variant/model" >&2; exit 1; }
+    model=$(run_dir "$variant")/model
+    [[ -f "$model/training_complete.json" ]] || { echo "no trained model in $model" >&2; exit 1; }
     evaluate "$variant" test
   done
   exit 0
 fi
-for variant in "${@:-${ORDER[@]}}"; do
-  out="$GRID/$variant"
+for run in "${@:-${ORDER[@]}}"; do
+  variant=${run%@*}
+  seed=42
+  [[ $run == *@* ]] && seed=${run#*@}
+  out=$(run_dir "$run")
   sets=()
   for setting in ${SETTINGS[$variant]}; do sets+=(--set "$setting"); done
   data=${DATA[$variant]:-runs/nfcorpus/mined/train.jsonl}
   if [[ -n ${DATA[$variant]:-} ]]; then hybrid_teacher; fi
   if [[ ! -f "$out/model/training_complete.json" ]]; then
-    echo "== $(date -u +%H:%M:%S) train $variant: ${SETTINGS[$variant]}"
-    $RETRIEVER train -c recipes/nfcorpus.yaml --data "$data" --output "$out/model" --seed 42 "${sets[@]}"
+    echo "== $(date -u +%H:%M:%S) train $run: ${SETTINGS[$variant]}"
+    $RETRIEVER train -c recipes/nfcorpus.yaml --data "$data" --output "$out/model" --seed "$seed" "${sets[@]}"
   fi
-  evaluate "$variant" dev
+  evaluate "$run" dev
 done
 echo "== $(date -u +%H:%M:%S) done"
