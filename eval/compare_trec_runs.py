@@ -46,17 +46,17 @@ def bench_row_scores(path: str, split: str, metric: str) -> dict[str, float]:
     return rows[0]["hybrid_per_query" if system else "test_per_query"]
 
 
+def run_scores(qrels, path: str, metric: str, split: str) -> dict[str, float]:
+    """Per-query ``metric`` of one run: a TREC run file scored on ``qrels``, or a bench_train.py row."""
+    if ".json:" in path:
+        return bench_row_scores(path, split, metric)
+    per_query = evaluate_run(qrels, read_trec_run(path), [metric]).per_query
+    return {query: values[metric] for query, values in per_query.items()}
+
+
 def seed_mean(qrels, paths: list[str], metric: str, split: str) -> dict[str, float]:
     """Per query, ``metric`` averaged over the runs in ``paths`` (one run per seed)."""
-    per_run = [
-        bench_row_scores(path, split, metric)
-        if ".json:" in path
-        else {
-            query: values[metric]
-            for query, values in evaluate_run(qrels, read_trec_run(path), [metric]).per_query.items()
-        }
-        for path in paths
-    ]
+    per_run = [run_scores(qrels, path, metric, split) for path in paths]
     return {query: sum(run[query] for run in per_run) / len(per_run) for query in per_run[0]}
 
 

@@ -5,6 +5,8 @@
 #   eval/run_nfcorpus_queue.sh seed42   # base, BM25, MNRL / LSEPair / JointLH at lr 5e-5, no-hard, noise 50%
 #   eval/run_nfcorpus_queue.sh noise-random # LSEPair / JointLH at 50% and 25% random false positives, SumMargLH 0 / 50%
 #   eval/run_nfcorpus_queue.sh summarglh-seeds # SumMargLH at seeds 43 and 44 (80 steps)
+#   eval/run_nfcorpus_queue.sh noise-staged # LSEPair / JointLH / SumMargLH at 50% random false positives, staged:
+#                                       # 40 steps on the mixture, then 40 on the qrels positives only
 #   eval/run_nfcorpus_queue.sh lr       # MNRL and JointLH at lr 2e-5 (dev decides the lr of each objective)
 #   eval/run_nfcorpus_queue.sh lr-high  # JointLH at lr 1e-4 (dev only informs; MNRL at 1e-4 not run: time)
 #   eval/run_nfcorpus_queue.sh seed 43  # MNRL and JointLH, each at its dev-chosen lr, on another seed
@@ -36,6 +38,11 @@ case "${1:-seed42}" in
       --name train_nfcorpus_summarglh_seed42
     $PY eval/bench_train.py "${COMMON[@]}" --lrs 5e-5 --objectives summarglh --noise-rate 0.5 \
       --noise-source random --seed 42 --name train_nfcorpus_summarglh_noise50random_seed42
+    ;;
+  noise-staged)  # the source-aware answer to noise-random's 50% rows: the paper's mixed regime at equal steps
+    $PY eval/bench_train.py "${COMMON[@]}" --lrs 5e-5 --objectives lsepair,jointlh,summarglh --noise-rate 0.5 \
+      --noise-source random --source-aware staged --staged-steps 40 --seed 42 \
+      --name train_nfcorpus_noise50random_staged_seed42
     ;;
   summarglh-seeds)  # SumMargLH led at seed 42 (noise-random's clean row): seeds 43 and 44 of it at 80 steps
     for seed in 43 44; do
@@ -75,5 +82,5 @@ PY
         --epochs 2 --max-steps 200 --base-weights 0.5 --seed "$seed" "${extra[@]}" --name "train_nfcorpus_steps200_seed${seed}"
     done
     ;;
-  *) echo "usage: $0 seed42 | lr | lr-high | seed N | steps200" >&2; exit 2 ;;
+  *) echo "usage: $0 seed42 | noise-random | noise-staged | summarglh-seeds | lr | lr-high | seed N | steps200" >&2; exit 2 ;;
 esac
