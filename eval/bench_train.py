@@ -276,6 +276,11 @@ def train_config(args: argparse.Namespace, data: Path, objective: str, lr: float
     return source_aware(config, args)
 
 
+def qrels_stage_steps(args: argparse.Namespace) -> int:
+    """Steps of the qrels-only stage of ``--source-aware staged``: ``--staged-steps``, else half the budget."""
+    return args.staged_steps or args.max_steps // 2
+
+
 def source_aware(config, args: argparse.Namespace):
     """``config`` with ``--source-aware``: the qrels positives only, or a mixture stage then a qrels stage."""
     if args.source_aware == "filter":
@@ -285,7 +290,7 @@ def source_aware(config, args: argparse.Namespace):
 
         if not args.max_steps:
             raise SystemExit("--source-aware staged needs --max-steps (the budget the stages share)")
-        last = args.staged_steps or args.max_steps // 2
+        last = qrels_stage_steps(args)
         stages = [
             Stage(max_steps=args.max_steps - last),
             Stage(positive_sources=[QRELS_SOURCE], max_steps=last),
@@ -309,7 +314,7 @@ def run_dir(args: argparse.Namespace, data: Path, objective: str, lr: float, wor
     )
     sources = "" if args.source_aware == "none" or objective == "mnrl" else f"-{args.source_aware}"
     if args.source_aware == "staged" and objective != "mnrl":
-        sources += str(args.staged_steps or args.max_steps // 2)
+        sources += str(qrels_stage_steps(args))
     name = f"{objective}-lr{lr:g}-{budget}-{shape}-{score}-{args.precision}{dropout}{sources}-{dev}-seed{args.seed}"
     return work / (training_file_key(data) if args.train_file else data.stem) / name
 
@@ -566,11 +571,7 @@ def markdown(table: list[dict[str, Any]], args: argparse.Namespace) -> str:
         + (f"negatives from `{args.train_file}`" if args.train_file else "BM25 negatives (convert)")
         + f", {args.similarity} x {args.scale:g}, noise rate {args.noise_rate:g} "
         f"({args.noise_source}), source-aware training: {args.source_aware}"
-        + (
-            f" (last {args.staged_steps or args.max_steps // 2} steps on qrels only)"
-            if args.source_aware == "staged"
-            else ""
-        )
+        + (f" (last {qrels_stage_steps(args)} steps on qrels only)" if args.source_aware == "staged" else "")
         + ".",
         "",
         "| system | lr | steps | passages/step | train min | dev nDCG@10 | test nDCG@10 | test Recall@100 | "
