@@ -12,8 +12,9 @@ the mean over its runs, and two systems with several runs each are paired by que
 ``eval/compare_runs.py`` pools seeds); list the runs of every such system in the same seed order.
 
 A run may also be a row of an ``eval/bench_train.py`` output, ``FILE.json:OBJECTIVE`` (its dense test scores)
-or ``FILE.json:OBJECTIVE:hybrid`` (the benchmark's RRF fusion with BM25), read from the per-query nDCG@10 the file stores (test split, nDCG@10 only), so
-a model trained by the benchmark pairs with a recipe's runs without being encoded again.
+or ``FILE.json:OBJECTIVE:hybrid`` (the benchmark's RRF fusion with BM25), read from the per-query nDCG@10 the
+file stores (test split, nDCG@10 only), so a model trained by the benchmark pairs with a recipe's runs without
+being encoded again.
 """
 
 from __future__ import annotations

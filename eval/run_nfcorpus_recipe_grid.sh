@@ -64,10 +64,14 @@ hybrid_teacher() {  # the distillation files: the nodrop model's hybrid run of t
     --run "$run/run.trec" --output "${DATA[distillpos]}" --positives-only
 }
 
+seed_of() {  # seed_of VARIANT[@SEED]: the seed a run trains with (42 when none is given)
+  if [[ $1 == *@* ]]; then echo "${1#*@}"; else echo 42; fi
+}
+
 run_dir() {  # run_dir VARIANT[@SEED]: where the variant trained at that seed lives (seed 42: $GRID/VARIANT)
-  local variant=${1%@*} seed=42
-  [[ $1 == *@* ]] && seed=${1#*@}
-  if [[ $seed == 42 ]]; then echo "$GRID/$variant"; else echo "$GRID/${variant}_seed$seed"; fi
+  local seed
+  seed=$(seed_of "$1")
+  if [[ $seed == 42 ]]; then echo "$GRID/${1%@*}"; else echo "$GRID/${1%@*}_seed$seed"; fi
 }
 
 evaluate() {  # evaluate VARIANT[@SEED] SPLIT: dense and hybrid runs of its model into <run_dir>/eval_SPLIT
@@ -90,8 +94,7 @@ if [[ "${1:-}" == --test ]]; then
 fi
 for run in "${@:-${ORDER[@]}}"; do
   variant=${run%@*}
-  seed=42
-  [[ $run == *@* ]] && seed=${run#*@}
+  seed=$(seed_of "$run")
   out=$(run_dir "$run")
   sets=()
   for setting in ${SETTINGS[$variant]}; do sets+=(--set "$setting"); done
