@@ -104,6 +104,15 @@ class TrainConfig(StrictModel):
     positive_sources: list[str] | None = Field(
         None, description="Keep only positives with these sources (e.g. [qrels], [llm]); None keeps all."
     )
+    passage_bank: bool = Field(
+        False,
+        description="Also score every query against every passage of the training file at every step, as "
+        "negatives unless known positives (embeddings without gradient, refreshed every passage_bank_refresh "
+        "steps): the whole-collection softmax on small collections (retriever.train.passage_bank).",
+    )
+    passage_bank_refresh: int = Field(
+        50, ge=1, description="Re-encode the passage bank every this many steps."
+    )
     query_prompt: str | None = Field(None, description="Prefix added to every query (E5/BGE style).")
     document_prompt: str | None = Field(None, description="Prefix added to every passage.")
     seed: int = Field(42, description="Seeds the batch plan, positive/negative draws, dev split and dropout.")
