@@ -14,6 +14,10 @@
 # distillation from a hybrid teacher (the nodrop model's min-max interpolation with BM25 over the whole corpus, on
 # the train queries, as each passage's teacher score: eval/teacher_from_run.py): distill (KL over each query's
 # positives and hard negatives) and distillpos (over its positives only), weight 1, teacher temperature 0.05.
+# Then hard8 (8 BM25 hard negatives a query instead of 4) and bank (passage_bank: every passage of the training
+# file as a gradient-free negative of every query, re-encoded every 50 steps; retriever.train.passage_bank).
+# Then guide (in-batch false negatives masked by the base MiniLM as a frozen guide: a batch passage it scores above
+# all of a query's active positives is not that query's negative; retriever.train.guide).
 # One run after another (2 cores); a variant whose model is complete is not retrained, so the script can be rerun.
 # VARIANT@SEED trains the variant at another seed than 42, into runs/nfcorpus_grid/VARIANT_seedSEED.
 #   eval/run_nfcorpus_recipe_grid.sh [variant[@seed] ...]          # default: all, in the order below, seed 42
@@ -43,6 +47,9 @@ declare -A SETTINGS=(
   [scale10]="$NODROP scale=10"
   [distill]="$NODROP distill_weight=1 teacher_temperature=0.05"
   [distillpos]="$NODROP distill_weight=1 teacher_temperature=0.05"
+  [hard8]="$NODROP hard_negatives=8"
+  [bank]="$NODROP passage_bank=true"
+  [guide]="$NODROP guide_model=sentence-transformers/all-MiniLM-L6-v2"
 )
 DISTILL=runs/distill
 declare -A DATA=(  # variants trained on another file than the recipe's mined one
@@ -52,7 +59,7 @@ declare -A DATA=(  # variants trained on another file than the recipe's mined on
 mkdir -p "$GRID/recipe"
 [[ -e "$GRID/recipe/model" || -L "$GRID/recipe/model" ]] || ln -s "$PWD/runs/nfcorpus_summarglh/model/before-averaging" "$GRID/recipe/model"
 ORDER=(recipe positives8 epochs2 tokens256 paper positives1 epochs3 noattndrop nodrop batch32 scale50 lr1e-4 nohard scale10
-  distill distillpos)
+  distill distillpos hard8 bank guide)
 
 hybrid_teacher() {  # the distillation files: the nodrop model's hybrid run of the train queries (all 3,633 documents)
   local run=$DISTILL/teacher_nodrop_train_full

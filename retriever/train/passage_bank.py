@@ -33,6 +33,28 @@ from retriever.train.labels import doc_id_hash
 ENCODE_BATCH = 64
 
 
+def encode_texts(model: Any, texts: Sequence[str], autocast: Callable[[], AbstractContextManager]) -> Tensor:
+    """``[len(texts), D]`` float32 embeddings by ``model`` (a SentenceTransformer) under ``autocast``, without
+    gradient; the model is put back in its training mode."""
+    training = model.training
+    with torch.no_grad(), autocast():
+        embeddings = model.encode(
+            list(texts), batch_size=ENCODE_BATCH, convert_to_tensor=True, show_progress_bar=False
+        )
+    model.train(training)
+    return embeddings.float().cpu()
+
+
+def unique_passages(examples: Sequence[TrainingExample], prompt: str | None = None) -> dict[str, str]:
+    """``{document id: prompt + text}`` of every positive and negative of ``examples``, each id once (its first
+    text), prompt prefixed as the collator prefixes the batch's passages."""
+    texts: dict[str, str] = {}
+    for example in examples:
+        for passage in (*example.positives, *example.negatives):
+            texts.setdefault(passage.id, (prompt or "") + passage.text)
+    return texts
+
+
 class PassageBank:
     """The training file's unique passages (by document id) and their embeddings, refreshed on a schedule."""
 
@@ -50,12 +72,8 @@ class PassageBank:
     def from_examples(
         cls, examples: Sequence[TrainingExample], refresh: int, document_prompt: str | None = None
     ) -> PassageBank:
-        """Every positive and negative passage of ``examples``, once each (its first text), prompt prefixed
-        as the collator prefixes the batch's passages."""
-        texts: dict[str, str] = {}
-        for example in examples:
-            for passage in (*example.positives, *example.negatives):
-                texts.setdefault(passage.id, (document_prompt or "") + passage.text)
+        """The bank of :func:`unique_passages` of ``examples``."""
+        texts = unique_passages(examples, document_prompt)
         return cls(list(texts), list(texts.values()), refresh)
 
     def __len__(self) -> int:
@@ -69,13 +87,7 @@ class PassageBank:
     def encode(self, model: Any, autocast: Callable[[], AbstractContextManager]) -> None:
         """Embed every passage with ``model`` (a SentenceTransformer) under ``autocast``, without gradient,
         and put the model back in its training mode."""
-        training = model.training
-        with torch.no_grad(), autocast():
-            embeddings = model.encode(
-                self.texts, batch_size=ENCODE_BATCH, convert_to_tensor=True, show_progress_bar=False
-            )
-        model.train(training)
-        self.embeddings = embeddings.float().cpu()
+        self.embeddings = encode_texts(model, self.texts, autocast)
 
     def negatives(self) -> tuple[Tensor, Tensor]:
         """``(embeddings [M, D], ids [M])``: what the loss appends after the batch's passages."""

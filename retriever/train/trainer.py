@@ -236,7 +236,11 @@ def _train_stage(config: TrainConfig, *, resume: bool, on_step: StepCallback | N
     from retriever.train.collator import GroupCollator
 
     collator = GroupCollator(
-        model, config.query_prompt, config.document_prompt, teacher_scores=config.distill_weight > 0
+        model,
+        config.query_prompt,
+        config.document_prompt,
+        teacher_scores=config.distill_weight > 0,
+        guide=_guide(config, data, accelerator.autocast),
     )
     bank = _passage_bank(config, data, state)
     state_of = _state_getter(optimizer, scheduler, accelerator, bank)
@@ -410,6 +414,17 @@ def _passage_bank(config: TrainConfig, data: PreparedData, saved: dict[str, Any]
     if saved is not None:
         bank.load_state_dict(saved["passage_bank"])
     return bank
+
+
+def _guide(config: TrainConfig, data: PreparedData, autocast):
+    """The run's :class:`~retriever.train.guide.FalseNegativeGuide` (None without ``guide_model``)."""
+    if config.guide_model is None:
+        return None
+    from retriever.retrieval.models import load_bi_encoder
+    from retriever.train.guide import FalseNegativeGuide
+
+    model = load_bi_encoder(config.guide_model, device="cpu")
+    return FalseNegativeGuide.encode(model, data.pool, autocast, config.query_prompt, config.document_prompt)
 
 
 def _refresh_bank(bank, step: int, model, loss, autocast) -> float | None:
