@@ -8,9 +8,8 @@ import torch
 from retriever.data.training_file import Negative, Positive, TrainingExample
 from retriever.train.batching import QueryGroup
 from retriever.train.collator import GroupCollator
-from retriever.train.guide import FalseNegativeGuide
+from retriever.train.guide import FalseNegativeGuide, unique_passages
 from retriever.train.labels import build_masks
-from retriever.train.passage_bank import unique_passages
 
 # q0 points along x. p1 / p2 are q0's positives (cosine 0.6 / 0.8), d1 scores 0.9 (above both: suspect), d2 0.7
 # (between them: kept as a negative), d3 is q1's positive, orthogonal to q0.
@@ -56,9 +55,13 @@ def test_the_collator_masks_the_guides_suspects_for_their_query_only(tiny_bi_enc
     model = SentenceTransformer(str(tiny_bi_encoder), device="cpu")
     groups = [group(0, "q0", ["p1", "p2"], ["d2"]), group(1, "q1", ["d3"], ["d1"])]
     masks = {}
+    masked = {}
     for name, used in (("plain", None), ("guided", guide())):
-        _, labels = GroupCollator(model, guide=used)(groups)
+        collator = GroupCollator(model, guide=used)
+        _, labels = collator(groups)
         masks[name] = build_masks(labels["passage_ids"], labels["positive_ids"], labels["known_positive_ids"])
+        masked[name] = collator.guide_masked
+    assert masked == {"plain": 0, "guided": 1}
     order = ["p1", "p2", "d2", "d3", "d1"]  # the collator's passage order
     d1 = order.index("d1")
     assert (
@@ -87,3 +90,16 @@ def test_the_guide_embeds_every_query_and_passage_once(tiny_bi_encoder):
     assert set(built.passage_row) == set(unique_passages(examples)) and len(built.passages) == 7
     assert set(built.query_row) == {"q0", "q1", "q2"}
     assert torch.allclose(built.passages.norm(dim=-1), torch.ones(7))
+
+
+def test_training_with_a_guide_logs_what_it_masked(tiny_bi_encoder, tmp_path):
+    from retriever.train.trainer import read_log, train
+    from tests.test_train_trainer import config, write_tiny_training_file
+
+    data = write_tiny_training_file(tmp_path / "train.jsonl")
+    logs = {}
+    for name, guide_model in (("guided", str(tiny_bi_encoder)), ("plain", None)):
+        train(config(tiny_bi_encoder, data, tmp_path / name, epochs=1, guide_model=guide_model))
+        logs[name] = [r for r in read_log(tmp_path / name) if "loss" in r]
+    assert all(isinstance(r["guide_masked"], int) and r["guide_masked"] >= 0 for r in logs["guided"])
+    assert logs["guided"] and not any("guide_masked" in r for r in logs["plain"])

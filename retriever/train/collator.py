@@ -39,9 +39,12 @@ class GroupCollator:
         self.document_prompt = document_prompt
         self.teacher_scores = teacher_scores
         self.guide = guide
+        self.guide_masked = 0
+        """How many (query, passage) pairs the guide took out of the last batch's negatives."""
 
     def __call__(self, groups: Sequence[QueryGroup]) -> tuple[list[dict[str, Any]], dict[str, Tensor]]:
         passages: dict[str, str] = {}
+        self.guide_masked = 0
         for group in groups:
             for passage in (*group.positives, *group.negatives):
                 passages.setdefault(passage.id, passage.text)
@@ -62,7 +65,9 @@ class GroupCollator:
         known = list(group.known_positive_ids)
         if self.guide is not None:
             suspects = self.guide.suspects(group.query_id, [p.id for p in group.positives], passage_ids)
-            known += [doc_id for doc_id in suspects if doc_id not in group.known_positive_ids]
+            suspects = [doc_id for doc_id in suspects if doc_id not in group.known_positive_ids]
+            self.guide_masked += len(suspects)
+            known += suspects
         return known
 
 

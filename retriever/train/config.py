@@ -104,15 +104,6 @@ class TrainConfig(StrictModel):
     positive_sources: list[str] | None = Field(
         None, description="Keep only positives with these sources (e.g. [qrels], [llm]); None keeps all."
     )
-    passage_bank: bool = Field(
-        False,
-        description="Also score every query against every passage of the training file at every step, as "
-        "negatives unless known positives (embeddings without gradient, refreshed every passage_bank_refresh "
-        "steps): the whole-collection softmax on small collections (retriever.train.passage_bank).",
-    )
-    passage_bank_refresh: int = Field(
-        50, ge=1, description="Re-encode the passage bank every this many steps."
-    )
     guide_model: str | None = Field(
         None,
         description="A frozen model (name or path, e.g. the starting model) whose cosine scores mask in-batch "

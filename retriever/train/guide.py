@@ -3,7 +3,7 @@ of its negatives (GISTEmbed's guided in-batch negatives, for several positives).
 
 A batch's negatives for query i are the other queries' passages and its hard negatives; on a collection whose
 labels are incomplete (NFCorpus: a document is relevant to many queries, few of them labelled) some are relevant
-to i. With a guide g (cosine of a frozen model's embeddings; by default the starting model) and i's active
+to i. With a guide g (cosine of a frozen model's embeddings, e.g. the starting model's) and i's active
 positives P_i:
 
     t_i = max_{p ∈ P_i} g(q_i, p),    passage d is suspect for i when g(q_i, d) > t_i
@@ -23,7 +23,27 @@ import torch
 from torch import Tensor
 
 from retriever.data.training_file import TrainingExample
-from retriever.train.passage_bank import encode_texts, unique_passages
+
+ENCODE_BATCH = 64
+
+
+def encode_texts(model: Any, texts: Sequence[str], autocast: Callable[[], AbstractContextManager]) -> Tensor:
+    """``[len(texts), D]`` float32 embeddings by ``model`` (a SentenceTransformer) under ``autocast``."""
+    with torch.no_grad(), autocast():
+        embeddings = model.encode(
+            list(texts), batch_size=ENCODE_BATCH, convert_to_tensor=True, show_progress_bar=False
+        )
+    return embeddings.float().cpu()
+
+
+def unique_passages(examples: Sequence[TrainingExample], prompt: str | None = None) -> dict[str, str]:
+    """``{document id: prompt + text}`` of every positive and negative of ``examples``, each id once (its first
+    text), prompt prefixed as the collator prefixes the batch's passages."""
+    texts: dict[str, str] = {}
+    for example in examples:
+        for passage in (*example.positives, *example.negatives):
+            texts.setdefault(passage.id, (prompt or "") + passage.text)
+    return texts
 
 
 class FalseNegativeGuide:

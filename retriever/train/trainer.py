@@ -8,8 +8,8 @@ so its loss curve is the one an uninterrupted run would have logged. ``accelerat
 autocast and DDP (``torchrun`` / ``accelerate launch``); the losses gather passages across processes.
 
 Outputs in ``config.output``: ``checkpoints/checkpoint-<step>/`` (resumable), ``train_log.jsonl`` (one record
-per step: step, epoch, loss, lr, examples_per_s, elapsed_s; dev records add ``dev``), ``train_config.json``,
-and the final sentence-transformers model with its model card (``README.md``: loss, hyperparameters, log).
+per step: step, epoch, loss, lr, examples_per_s, elapsed_s, and with a ``guide_model`` guide_masked, the
+(query, passage) pairs its guide took out of the negatives; dev records add ``dev``), ``train_config.json``, and the final sentence-transformers model with its model card (``README.md``: loss, hyperparameters, log).
 With ``base_weight`` w > 0 the final model is then ``(1 - w) trained + w start`` (WiSE-FT), the trained one
 kept in ``before-averaging/``, and ``averaged.json`` says so.
 With the ``plots`` extra, ``training_curves.png`` (loss and dev metrics by step, from the log) is written next
@@ -220,7 +220,7 @@ def _train_stage(config: TrainConfig, *, resume: bool, on_step: StepCallback | N
     optimizer = torch.optim.AdamW(_parameter_groups(model, config.weight_decay), lr=config.lr)
     scheduler = get_linear_schedule_with_warmup(optimizer, round(config.warmup * data.steps), data.steps)
     loss_module, optimizer = accelerator.prepare(loss, optimizer)
-    start, state = 0, None
+    start = 0
     if checkpoint is not None:
         state = load_state(checkpoint)
         optimizer.load_state_dict(state["optimizer"])
@@ -242,8 +242,7 @@ def _train_stage(config: TrainConfig, *, resume: bool, on_step: StepCallback | N
         teacher_scores=config.distill_weight > 0,
         guide=_guide(config, data, accelerator.autocast),
     )
-    bank = _passage_bank(config, data, state)
-    state_of = _state_getter(optimizer, scheduler, accelerator, bank)
+    state_of = _state_getter(optimizer, scheduler, accelerator)
     step, started = start, time.perf_counter()
     progress = _progress(data.steps, start, accelerator.is_main_process)
     loss_module.train()
@@ -256,7 +255,6 @@ def _train_stage(config: TrainConfig, *, resume: bool, on_step: StepCallback | N
             if step >= data.steps:
                 break
             tick = time.perf_counter()
-            bank_s = _refresh_bank(bank, step, model, loss, accelerator.autocast)
             torch.manual_seed(_step_seed(config.seed, step, accelerator.process_index))
             features, labels = collator(groups)
             features = [{k: _to(v, accelerator.device) for k, v in f.items()} for f in features]
@@ -279,8 +277,8 @@ def _train_stage(config: TrainConfig, *, resume: bool, on_step: StepCallback | N
                 "examples_per_s": len(groups) * accelerator.num_processes / (time.perf_counter() - tick),
                 "elapsed_s": time.perf_counter() - started,
             }
-            if bank_s is not None:
-                record["passage_bank_s"] = bank_s
+            if collator.guide is not None:
+                record["guide_masked"] = collator.guide_masked
             if evaluator and config.dev.eval_steps and step % config.dev.eval_steps == 0:
                 record["dev"] = evaluator(model)
             log.write(record)
@@ -403,19 +401,6 @@ def _forward(loss_module, features, labels, step: int, epoch: int):
     return value
 
 
-def _passage_bank(config: TrainConfig, data: PreparedData, saved: dict[str, Any] | None):
-    """The run's :class:`~retriever.train.passage_bank.PassageBank` (None when off): every passage of the
-    training file, with the embeddings in ``saved`` (a resumed checkpoint's trainer state)."""
-    if not config.passage_bank:
-        return None
-    from retriever.train.passage_bank import PassageBank
-
-    bank = PassageBank.from_examples(data.pool, config.passage_bank_refresh, config.document_prompt)
-    if saved is not None:
-        bank.load_state_dict(saved["passage_bank"])
-    return bank
-
-
 def _guide(config: TrainConfig, data: PreparedData, autocast):
     """The run's :class:`~retriever.train.guide.FalseNegativeGuide` (None without ``guide_model``)."""
     if config.guide_model is None:
@@ -427,27 +412,13 @@ def _guide(config: TrainConfig, data: PreparedData, autocast):
     return FalseNegativeGuide.encode(model, data.pool, autocast, config.query_prompt, config.document_prompt)
 
 
-def _refresh_bank(bank, step: int, model, loss, autocast) -> float | None:
-    """Re-encode ``bank`` when it is due before ``step`` and hand it to ``loss``; the seconds it took, or None."""
-    if bank is None:
-        return None
-    seconds = None
-    if bank.due(step):
-        tick = time.perf_counter()
-        bank.encode(model, autocast)
-        seconds = time.perf_counter() - tick
-    loss.negative_bank = bank.negatives()
-    return seconds
-
-
-def _state_getter(optimizer, scheduler, accelerator, bank) -> Callable[[], dict[str, Any]]:
+def _state_getter(optimizer, scheduler, accelerator) -> Callable[[], dict[str, Any]]:
     def state() -> dict[str, Any]:
         scaler = accelerator.scaler
         return {
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(),
             "scaler": scaler.state_dict() if scaler is not None else None,
-            **({"passage_bank": bank.state_dict()} if bank is not None else {}),
         }
 
     return state

@@ -7,9 +7,7 @@ and negative masks of :func:`retriever.train.labels.build_masks`, and applies a 
 ``objective(scores [B, N], positive_mask, negative_mask) -> per-query loss [B]``. With
 ``normalize_by_positives`` each query's loss is divided by its number of active positives m; with
 ``distill_weight`` λ > 0 it gains ``λ · KL_i``, the KL from the teacher's scores of the query's own passages
-(:mod:`retriever.train.losses.distillation`); the batch loss is the mean over queries. A ``negative_bank``
-(:mod:`retriever.train.passage_bank`) adds its passages after the batch's, as negatives without gradient.
-Scores and objectives are computed in at least float32, also under autocast.
+(:mod:`retriever.train.losses.distillation`); the batch loss is the mean over queries. Scores and objectives are computed in at least float32, also under autocast.
 """
 
 from __future__ import annotations
@@ -144,9 +142,6 @@ class MultiPositiveLoss(nn.Module):
         self.gather_across_devices = bool(gather_across_devices)
         self.distill_weight = float(distill_weight)
         self.teacher_temperature = float(teacher_temperature)
-        self.negative_bank: tuple[Tensor, Tensor] | None = None
-        """``(embeddings [M, D], ids [M])`` appended after the batch's passages, without gradient (set by the
-        trainer from :class:`retriever.train.passage_bank.PassageBank`; None = off)."""
 
     def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: dict[str, Tensor]) -> Tensor:
         from sentence_transformers.base.losses.merged_forward import embed_columns
@@ -165,10 +160,6 @@ class MultiPositiveLoss(nn.Module):
             from retriever.train.losses.distributed import gather_passages
 
             passages, passage_ids = gather_passages(passages, passage_ids)
-        if self.negative_bank is not None:
-            bank, bank_ids = self.negative_bank
-            passages = torch.cat([passages, bank.detach().to(passages.device, passages.dtype)])
-            passage_ids = torch.cat([passage_ids, bank_ids.to(passage_ids.device)])
         positive_ids = labels["positive_ids"].to(queries.device)
         if self.max_active_positives is not None:
             positive_ids = positive_ids[:, : self.max_active_positives]
