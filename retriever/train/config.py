@@ -104,12 +104,6 @@ class TrainConfig(StrictModel):
     positive_sources: list[str] | None = Field(
         None, description="Keep only positives with these sources (e.g. [qrels], [llm]); None keeps all."
     )
-    guide_model: str | None = Field(
-        None,
-        description="A frozen model (name or path, e.g. the starting model) whose cosine scores mask in-batch "
-        "false negatives: a batch passage it scores above all of a query's positives is not that query's "
-        "negative (GISTEmbed-style; retriever.train.guide). None = off.",
-    )
     query_prompt: str | None = Field(None, description="Prefix added to every query (E5/BGE style).")
     document_prompt: str | None = Field(None, description="Prefix added to every passage.")
     seed: int = Field(42, description="Seeds the batch plan, positive/negative draws, dev split and dropout.")

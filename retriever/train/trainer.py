@@ -8,8 +8,8 @@ so its loss curve is the one an uninterrupted run would have logged. ``accelerat
 autocast and DDP (``torchrun`` / ``accelerate launch``); the losses gather passages across processes.
 
 Outputs in ``config.output``: ``checkpoints/checkpoint-<step>/`` (resumable), ``train_log.jsonl`` (one record
-per step: step, epoch, loss, lr, examples_per_s, elapsed_s, and with a ``guide_model`` guide_masked, the
-(query, passage) pairs its guide took out of the negatives; dev records add ``dev``), ``train_config.json``, and the final sentence-transformers model with its model card (``README.md``: loss, hyperparameters, log).
+per step: step, epoch, loss, lr, examples_per_s, elapsed_s; dev records add ``dev``), ``train_config.json``,
+and the final sentence-transformers model with its model card (``README.md``: loss, hyperparameters, log).
 With ``base_weight`` w > 0 the final model is then ``(1 - w) trained + w start`` (WiSE-FT), the trained one
 kept in ``before-averaging/``, and ``averaged.json`` says so.
 With the ``plots`` extra, ``training_curves.png`` (loss and dev metrics by step, from the log) is written next
@@ -236,11 +236,7 @@ def _train_stage(config: TrainConfig, *, resume: bool, on_step: StepCallback | N
     from retriever.train.collator import GroupCollator
 
     collator = GroupCollator(
-        model,
-        config.query_prompt,
-        config.document_prompt,
-        teacher_scores=config.distill_weight > 0,
-        guide=_guide(config, data, accelerator.autocast),
+        model, config.query_prompt, config.document_prompt, teacher_scores=config.distill_weight > 0
     )
     state_of = _state_getter(optimizer, scheduler, accelerator)
     step, started = start, time.perf_counter()
@@ -277,8 +273,6 @@ def _train_stage(config: TrainConfig, *, resume: bool, on_step: StepCallback | N
                 "examples_per_s": len(groups) * accelerator.num_processes / (time.perf_counter() - tick),
                 "elapsed_s": time.perf_counter() - started,
             }
-            if collator.guide is not None:
-                record["guide_masked"] = collator.guide_masked
             if evaluator and config.dev.eval_steps and step % config.dev.eval_steps == 0:
                 record["dev"] = evaluator(model)
             log.write(record)
@@ -399,17 +393,6 @@ def _forward(loss_module, features, labels, step: int, epoch: int):
             f"step {step} (epoch {epoch + 1}): loss is {value.item()}; lower the learning rate or use fp32"
         )
     return value
-
-
-def _guide(config: TrainConfig, data: PreparedData, autocast):
-    """The run's :class:`~retriever.train.guide.FalseNegativeGuide` (None without ``guide_model``)."""
-    if config.guide_model is None:
-        return None
-    from retriever.retrieval.models import load_bi_encoder
-    from retriever.train.guide import FalseNegativeGuide
-
-    model = load_bi_encoder(config.guide_model, device="cpu")
-    return FalseNegativeGuide.encode(model, data.pool, autocast, config.query_prompt, config.document_prompt)
 
 
 def _state_getter(optimizer, scheduler, accelerator) -> Callable[[], dict[str, Any]]:
