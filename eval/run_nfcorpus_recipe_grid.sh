@@ -14,10 +14,13 @@
 # distillation from a hybrid teacher (the nodrop model's min-max interpolation with BM25 over the whole corpus, on
 # the train queries, as each passage's teacher score: eval/teacher_from_run.py): distill (KL over each query's
 # positives and hard negatives) and distillpos (over its positives only), weight 1, teacher temperature 0.05.
-# Then hard8 (8 BM25 hard negatives a query instead of 4) and bank (passage_bank: every passage of the training
-# file as a gradient-free negative of every query, re-encoded every 50 steps; retriever.train.passage_bank).
-# Then guide (in-batch false negatives masked by the base MiniLM as a frozen guide: a batch passage it scores above
-# all of a query's active positives is not that query's negative; retriever.train.guide).
+# Then hard8 (8 BM25 hard negatives a query instead of 4; bank, the whole file as negatives, ran with commit
+# 2dfbf33's passage_bank and was removed), guide (in-batch false negatives masked by the base MiniLM as a frozen
+# guide: a batch passage it scores above all of a query's active positives is not that query's negative;
+# # retriever.train.guide), and nofilter / nofilter3: the recipe's BM25 negatives without the teacher's
+# false-negative filter (`--set mine.negatives.relative_margin=null`; the filter compares with a query's weakest
+# positive, and of NFCorpus's 42.7 that one scores low, so it leaves 1,408 of 2,590 queries no negative at all),
+# ranks 1-30 or 4-30 (range_min 3).
 # One run after another (2 cores); a variant whose model is complete is not retrained, so the script can be rerun.
 # VARIANT@SEED trains the variant at another seed than 42, into runs/nfcorpus_grid/VARIANT_seedSEED.
 #   eval/run_nfcorpus_recipe_grid.sh [variant[@seed] ...]          # default: all, in the order below, seed 42
@@ -48,18 +51,21 @@ declare -A SETTINGS=(
   [distill]="$NODROP distill_weight=1 teacher_temperature=0.05"
   [distillpos]="$NODROP distill_weight=1 teacher_temperature=0.05"
   [hard8]="$NODROP hard_negatives=8"
-  [bank]="$NODROP passage_bank=true"
   [guide]="$NODROP guide_model=sentence-transformers/all-MiniLM-L6-v2"
+  [nofilter]="$NODROP"
+  [nofilter3]="$NODROP"
 )
 DISTILL=runs/distill
 declare -A DATA=(  # variants trained on another file than the recipe's mined one
   [distill]=$DISTILL/train_hybrid_teacher.jsonl
   [distillpos]=$DISTILL/train_hybrid_teacher_positives.jsonl
+  [nofilter]=runs/nfcorpus_nofilter/mined/train.jsonl
+  [nofilter3]=runs/nfcorpus_nofilter3/mined/train.jsonl
 )
 mkdir -p "$GRID/recipe"
 [[ -e "$GRID/recipe/model" || -L "$GRID/recipe/model" ]] || ln -s "$PWD/runs/nfcorpus_summarglh/model/before-averaging" "$GRID/recipe/model"
 ORDER=(recipe positives8 epochs2 tokens256 paper positives1 epochs3 noattndrop nodrop batch32 scale50 lr1e-4 nohard scale10
-  distill distillpos hard8 bank guide)
+  distill distillpos hard8 guide nofilter nofilter3)
 
 hybrid_teacher() {  # the distillation files: the nodrop model's hybrid run of the train queries (all 3,633 documents)
   local run=$DISTILL/teacher_nodrop_train_full
@@ -69,6 +75,12 @@ hybrid_teacher() {  # the distillation files: the nodrop model's hybrid run of t
     --run "$run/run.trec" --output "${DATA[distill]}"
   [[ -f ${DATA[distillpos]} ]] || $PY eval/teacher_from_run.py --training-file runs/nfcorpus/mined/train.jsonl \
     --run "$run/run.trec" --output "${DATA[distillpos]}" --positives-only
+}
+
+mine_unfiltered() {  # mine_unfiltered VARIANT: the recipe's mine without the false-negative filter, into runs/nfcorpus_VARIANT
+  local sets=(--set mine.negatives.relative_margin=null)
+  [[ $1 == nofilter3 ]] && sets+=(--set mine.negatives.range_min=3)
+  [[ -f runs/nfcorpus_$1/mined/manifest.json ]] || $RETRIEVER run recipes/nfcorpus.yaml --only mine -o "runs/nfcorpus_$1" "${sets[@]}"
 }
 
 seed_of() {  # seed_of VARIANT[@SEED]: the seed a run trains with (42 when none is given)
@@ -106,7 +118,10 @@ for run in "${@:-${ORDER[@]}}"; do
   sets=()
   for setting in ${SETTINGS[$variant]}; do sets+=(--set "$setting"); done
   data=${DATA[$variant]:-runs/nfcorpus/mined/train.jsonl}
-  if [[ -n ${DATA[$variant]:-} ]]; then hybrid_teacher; fi
+  case $variant in
+    distill*) hybrid_teacher ;;
+    nofilter*) mine_unfiltered "$variant" ;;
+  esac
   if [[ ! -f "$out/model/training_complete.json" ]]; then
     echo "== $(date -u +%H:%M:%S) train $run: ${SETTINGS[$variant]}"
     $RETRIEVER train -c recipes/nfcorpus.yaml --data "$data" --output "$out/model" --seed "$seed" "${sets[@]}"
