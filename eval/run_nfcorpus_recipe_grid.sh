@@ -14,13 +14,13 @@
 # distillation from a hybrid teacher (the nodrop model's min-max interpolation with BM25 over the whole corpus, on
 # the train queries, as each passage's teacher score: eval/teacher_from_run.py): distill (KL over each query's
 # positives and hard negatives) and distillpos (over its positives only), weight 1, teacher temperature 0.05.
-# Then hard8 (8 BM25 hard negatives a query instead of 4; bank, the whole file as negatives, ran with commit
-# 2dfbf33's passage_bank and was removed), guide (in-batch false negatives masked by the base MiniLM as a frozen
-# guide: a batch passage it scores above all of a query's active positives is not that query's negative;
-# # retriever.train.guide), and nofilter / nofilter3: the recipe's BM25 negatives without the teacher's
-# false-negative filter (`--set mine.negatives.relative_margin=null`; the filter compares with a query's weakest
-# positive, and of NFCorpus's 42.7 that one scores low, so it leaves 1,408 of 2,590 queries no negative at all),
-# ranks 1-30 or 4-30 (range_min 3).
+# Then hard8 (8 BM25 hard negatives a query instead of 4) and nofilter / nofilter3 (below). Two variants ran with
+# options since removed, each with its commit's code of this script and the trainer: bank (passage_bank=true,
+# commit 2dfbf33: the whole file as negatives) and guide (guide_model=sentence-transformers/all-MiniLM-L6-v2,
+# commit 6272f95: in-batch false negatives masked by a frozen guide). nofilter / nofilter3: the recipe's BM25
+# negatives without the teacher's false-negative filter (`--set mine.negatives.relative_margin=null`; the filter
+# compares with a query's weakest positive, and of NFCorpus's 42.7 that one scores low, so it leaves 1,408 of 2,590
+# queries no negative at all), ranks 1-30 or 4-30 (range_min 3).
 # One run after another (2 cores); a variant whose model is complete is not retrained, so the script can be rerun.
 # VARIANT@SEED trains the variant at another seed than 42, into runs/nfcorpus_grid/VARIANT_seedSEED.
 #   eval/run_nfcorpus_recipe_grid.sh [variant[@seed] ...]          # default: all, in the order below, seed 42
@@ -51,7 +51,6 @@ declare -A SETTINGS=(
   [distill]="$NODROP distill_weight=1 teacher_temperature=0.05"
   [distillpos]="$NODROP distill_weight=1 teacher_temperature=0.05"
   [hard8]="$NODROP hard_negatives=8"
-  [guide]="$NODROP guide_model=sentence-transformers/all-MiniLM-L6-v2"
   [nofilter]="$NODROP"
   [nofilter3]="$NODROP"
 )
@@ -65,7 +64,7 @@ declare -A DATA=(  # variants trained on another file than the recipe's mined on
 mkdir -p "$GRID/recipe"
 [[ -e "$GRID/recipe/model" || -L "$GRID/recipe/model" ]] || ln -s "$PWD/runs/nfcorpus_summarglh/model/before-averaging" "$GRID/recipe/model"
 ORDER=(recipe positives8 epochs2 tokens256 paper positives1 epochs3 noattndrop nodrop batch32 scale50 lr1e-4 nohard scale10
-  distill distillpos hard8 guide nofilter nofilter3)
+  distill distillpos hard8 nofilter nofilter3)
 
 hybrid_teacher() {  # the distillation files: the nodrop model's hybrid run of the train queries (all 3,633 documents)
   local run=$DISTILL/teacher_nodrop_train_full
@@ -77,10 +76,10 @@ hybrid_teacher() {  # the distillation files: the nodrop model's hybrid run of t
     --run "$run/run.trec" --output "${DATA[distillpos]}" --positives-only
 }
 
-mine_unfiltered() {  # mine_unfiltered VARIANT: the recipe's mine without the false-negative filter, into runs/nfcorpus_VARIANT
-  local sets=(--set mine.negatives.relative_margin=null)
+mine_unfiltered() {  # mine_unfiltered VARIANT: the recipe's mine without the false-negative filter
+  local out=runs/nfcorpus_$1 sets=(--set mine.negatives.relative_margin=null)
   [[ $1 == nofilter3 ]] && sets+=(--set mine.negatives.range_min=3)
-  [[ -f runs/nfcorpus_$1/mined/manifest.json ]] || $RETRIEVER run recipes/nfcorpus.yaml --only mine -o "runs/nfcorpus_$1" "${sets[@]}"
+  [[ -f $out/mined/manifest.json ]] || $RETRIEVER run recipes/nfcorpus.yaml --only mine -o "$out" "${sets[@]}"
 }
 
 seed_of() {  # seed_of VARIANT[@SEED]: the seed a run trains with (42 when none is given)
