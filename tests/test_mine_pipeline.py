@@ -22,6 +22,7 @@ from retriever.errors import InputError, RetrieverError
 from retriever.mine.command import OPTIONS
 from retriever.mine.config import MineConfig
 from retriever.mine.pipeline import mine
+from retriever.mine.summary import COLUMNS
 from tests.fake_openai import FakeOpenAI, grade_of
 from tests.tiny_models import WORDS
 
@@ -128,6 +129,18 @@ def test_mine_writes_training_file_and_manifest(tmp_path, dataset_dir, tiny_bi_e
     chosen = (tmp_path / "strategies" / f"{manifest['strategy']}.jsonl").read_bytes()
     assert chosen == (tmp_path / "train.jsonl").read_bytes()
     assert sorted(p.stem for p in (tmp_path / "strategies").iterdir()) == sorted(table)
+    for (
+        name,
+        entry,
+    ) in table.items():  # the queries each strategy left without a negative, as its file has them
+        written = read_training_file(tmp_path / "strategies" / f"{name}.jsonl")
+        assert entry["queries_without_negatives"] == sum(not e.negatives for e in written)
+    assert table["bm25"]["queries_without_negatives"] == 1  # qx
+    rows = [
+        line.split("|")[1:-1] for line in (tmp_path / "report.md").read_text().splitlines() if "bm25" in line
+    ]
+    bm25_row = next(cells for cells in rows if cells[0].strip().strip("*").startswith("bm25"))
+    assert bm25_row[COLUMNS.index("none kept")].strip() == "1"
 
 
 def test_rerun_resumes_from_checkpoints_with_identical_output(tmp_path, dataset_dir, tiny_bi_encoder):

@@ -30,6 +30,7 @@ ECI = {
         "filtered": {"k": 3.0, "hardness": hardness, "safety": 1.0, "eci": kept},
         "unsafe_dropped": 5,
         "queries_short_of_negatives": 0,
+        "queries_without_negatives": 1,
     }
     for name, hardness, safety, eci, kept in (
         ("bm25", 0.386, 0.656, 0.324, 0.333),
@@ -107,7 +108,7 @@ def test_mine_report_links_the_eci_figure(tmp_path):
     text = report.read_text()
     assert (
         "](eci.png)" in text
-        and "| **bm25** (chosen) | 3.00 | 0.386 | 0.656 | **0.324** | 5 | 0.333 |" in text
+        and "| **bm25** (chosen) | 3.00 | 0.386 | 0.656 | **0.324** | 5 | 3.00 | 1 | 0.333 |" in text
     )
 
 

@@ -414,6 +414,7 @@ def _eci_entry(stats: dict[str, list], count: int) -> dict[str, Any]:
         "filtered": mean_eci(kept).as_dict(),
         "unsafe_dropped": int(sum(stats["unsafe"])),
         "queries_short_of_negatives": sum(1 for e in kept if e.k < count),
+        "queries_without_negatives": sum(1 for e in kept if e.k == 0),
     }
 
 

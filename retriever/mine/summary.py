@@ -1,8 +1,10 @@
 """The ECI table printed after mining, and ``report.md`` (that table, with the ``plots`` extra ``eci.png``).
 
 One row per strategy, the chosen one marked. Columns: K, H, S and ECI of the strategy's negatives as mined
-(per-query values averaged); ``unsafe``: how many of them the false-negative margins dropped; ``ECI kept``: ECI
-of the negatives actually written.
+(per-query values averaged); ``unsafe``: how many of them the false-negative margins dropped; ``K kept``: the
+negatives actually written, per query; ``none kept``: the queries left with no negative at all (they train on
+in-batch negatives only: with many positives a query, the margins against its weakest positive can empty most
+sets); ``ECI kept``: ECI of the negatives actually written.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from retriever.files import atomic_write_text
 
 REPORT = "report.md"
 FIGURE = "eci.png"
-COLUMNS = ("strategy", "K", "H", "S", "ECI", "unsafe", "ECI kept")
+COLUMNS = ("strategy", "K", "H", "S", "ECI", "unsafe", "K kept", "none kept", "ECI kept")
 
 
 def _cells(name: str, entry: dict[str, Any]) -> list[str]:
@@ -26,6 +28,10 @@ def _cells(name: str, entry: dict[str, Any]) -> list[str]:
         f"{row['safety']:.3f}",
         f"{row['eci']:.3f}",
         str(entry["unsafe_dropped"]),
+        f"{entry['filtered']['k']:.2f}",
+        str(
+            entry.get("queries_without_negatives", "-")
+        ),  # manifests written before the count existed lack it
         f"{entry['filtered']['eci']:.3f}",
     ]
 
@@ -34,9 +40,17 @@ def eci_table(manifest: dict[str, Any]):
     """A rich Table of ``manifest["eci"]`` (see :func:`retriever.mine.pipeline.mine`)."""
     from rich.table import Table
 
-    table = Table(title=f"ECI per negative strategy ({manifest['counts']['examples']} queries)")
-    for column in COLUMNS:
-        table.add_column(column, justify="left" if column == "strategy" else "right")
+    table = Table(
+        title=f"ECI per negative strategy ({manifest['counts']['examples']} queries)",
+        collapse_padding=True,
+        pad_edge=False,
+    )
+    for (
+        column
+    ) in COLUMNS:  # the strategy's name whole on one line, the numbers' headers wrap on a narrow terminal
+        table.add_column(
+            column, justify="left" if column == "strategy" else "right", no_wrap=column == "strategy"
+        )
     for name, entry in manifest["eci"].items():
         cells = _cells(name, entry)
         if name == manifest["strategy"]:
