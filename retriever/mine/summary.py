@@ -29,9 +29,7 @@ def _cells(name: str, entry: dict[str, Any]) -> list[str]:
         f"{row['eci']:.3f}",
         str(entry["unsafe_dropped"]),
         f"{entry['filtered']['k']:.2f}",
-        str(
-            entry.get("queries_without_negatives", "-")
-        ),  # manifests written before the count existed lack it
+        str(entry.get("queries_without_negatives", "-")),  # older manifests lack the count
         f"{entry['filtered']['eci']:.3f}",
     ]
 
@@ -45,12 +43,10 @@ def eci_table(manifest: dict[str, Any]):
         collapse_padding=True,
         pad_edge=False,
     )
-    for (
-        column
-    ) in COLUMNS:  # the strategy's name whole on one line, the numbers' headers wrap on a narrow terminal
-        table.add_column(
-            column, justify="left" if column == "strategy" else "right", no_wrap=column == "strategy"
-        )
+    # The strategy's name stays whole on one line; on a narrow terminal the numbers' headers wrap instead.
+    for column in COLUMNS:
+        is_strategy = column == "strategy"
+        table.add_column(column, justify="left" if is_strategy else "right", no_wrap=is_strategy)
     for name, entry in manifest["eci"].items():
         cells = _cells(name, entry)
         if name == manifest["strategy"]:
