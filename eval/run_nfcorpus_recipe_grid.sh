@@ -58,8 +58,10 @@ DISTILL=runs/distill
 declare -A DATA=(  # variants trained on another file than the recipe's mined one
   [distill]=$DISTILL/train_hybrid_teacher.jsonl
   [distillpos]=$DISTILL/train_hybrid_teacher_positives.jsonl
-  [nofilter]=runs/nfcorpus_nofilter/mined/train.jsonl
-  [nofilter3]=runs/nfcorpus_nofilter3/mined/train.jsonl
+)
+declare -A MINE=(  # variants trained on their own mine: the recipe's, with these overrides
+  [nofilter]="mine.negatives.relative_margin=null"
+  [nofilter3]="mine.negatives.relative_margin=null mine.negatives.range_min=3"
 )
 mkdir -p "$GRID/recipe"
 [[ -e "$GRID/recipe/model" || -L "$GRID/recipe/model" ]] || ln -s "$PWD/runs/nfcorpus_summarglh/model/before-averaging" "$GRID/recipe/model"
@@ -76,10 +78,11 @@ hybrid_teacher() {  # the distillation files: the nodrop model's hybrid run of t
     --run "$run/run.trec" --output "${DATA[distillpos]}" --positives-only
 }
 
-mine_unfiltered() {  # mine_unfiltered VARIANT: the recipe's mine without the false-negative filter
-  local out=runs/nfcorpus_$1 sets=(--set mine.negatives.relative_margin=null)
-  [[ $1 == nofilter3 ]] && sets+=(--set mine.negatives.range_min=3)
-  [[ -f $out/mined/manifest.json ]] || $RETRIEVER run recipes/nfcorpus.yaml --only mine -o "$out" "${sets[@]}"
+mine_variant() {  # mine_variant VARIANT: the recipe's mine with its MINE overrides, into runs/nfcorpus_VARIANT
+  local sets=()
+  for setting in ${MINE[$1]}; do sets+=(--set "$setting"); done
+  [[ -f runs/nfcorpus_$1/mined/manifest.json ]] ||
+    $RETRIEVER run recipes/nfcorpus.yaml --only mine -o "runs/nfcorpus_$1" "${sets[@]}"
 }
 
 seed_of() {  # seed_of VARIANT[@SEED]: the seed a run trains with (42 when none is given)
@@ -117,10 +120,11 @@ for run in "${@:-${ORDER[@]}}"; do
   sets=()
   for setting in ${SETTINGS[$variant]}; do sets+=(--set "$setting"); done
   data=${DATA[$variant]:-runs/nfcorpus/mined/train.jsonl}
-  case $variant in
-    distill*) hybrid_teacher ;;
-    nofilter*) mine_unfiltered "$variant" ;;
-  esac
+  if [[ -n ${DATA[$variant]:-} ]]; then hybrid_teacher; fi
+  if [[ -n ${MINE[$variant]:-} ]]; then
+    mine_variant "$variant"
+    data=runs/nfcorpus_$variant/mined/train.jsonl
+  fi
   if [[ ! -f "$out/model/training_complete.json" ]]; then
     echo "== $(date -u +%H:%M:%S) train $run: ${SETTINGS[$variant]}"
     $RETRIEVER train -c recipes/nfcorpus.yaml --data "$data" --output "$out/model" --seed "$seed" "${sets[@]}"

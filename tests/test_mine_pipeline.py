@@ -129,10 +129,8 @@ def test_mine_writes_training_file_and_manifest(tmp_path, dataset_dir, tiny_bi_e
     chosen = (tmp_path / "strategies" / f"{manifest['strategy']}.jsonl").read_bytes()
     assert chosen == (tmp_path / "train.jsonl").read_bytes()
     assert sorted(p.stem for p in (tmp_path / "strategies").iterdir()) == sorted(table)
-    for (
-        name,
-        entry,
-    ) in table.items():  # the queries each strategy left without a negative, as its file has them
+    # the queries each strategy left without a negative, as its file has them
+    for name, entry in table.items():
         written = read_training_file(tmp_path / "strategies" / f"{name}.jsonl")
         assert entry["queries_without_negatives"] == sum(not e.negatives for e in written)
     assert table["bm25"]["queries_without_negatives"] == 1  # qx
