@@ -39,10 +39,12 @@ def lse(values: list[float]) -> float:
     return top + math.log(sum(math.exp(v - top) for v in values))
 
 
-def reference_losses(name: str, scores: np.ndarray, normalize: bool = False) -> list[float]:
+def reference_losses(
+    name: str, scores: np.ndarray, normalize: bool = False, actives: list[list[str]] = ACTIVE
+) -> list[float]:
     """Per-query losses computed from the document ids with plain Python loops (the design's table)."""
     losses = []
-    for i, (active, known) in enumerate(zip(ACTIVE, KNOWN, strict=True)):
+    for i, (active, known) in enumerate(zip(actives, KNOWN, strict=True)):
         seen: set[str] = set()
         positives, negatives = [], []
         for j, doc_id in enumerate(PASSAGES):
@@ -93,6 +95,25 @@ def test_module_equals_hand_computation(name, normalize, scores):
     got = loss.compute_loss_from_embeddings([queries, passages], labels)
     assert got.dtype == torch.float64
     assert got.item() == pytest.approx(np.mean(reference_losses(name, scores, normalize)), rel=1e-12)
+
+
+@pytest.mark.parametrize("name", ["jointlh", "summarglh", "lsepair"])
+def test_batch_positives_make_every_known_positive_in_the_batch_active(name, scores):
+    # q1's known "e" (drawn for q2 only) turns from masked into a positive; q0 and q2 gain "a" ... "d" too.
+    queries = torch.eye(len(ACTIVE), dtype=torch.float64)
+    passages = torch.from_numpy(scores).T.contiguous()
+    loss = LOSSES[name](None, scale=1.0, similarity="dot", batch_positives=True)
+    got = loss.compute_loss_from_embeddings([queries, passages], make_labels(PASSAGES, ACTIVE, KNOWN))
+    expected = np.mean(reference_losses(name, scores, actives=KNOWN))
+    assert got.item() == pytest.approx(expected, rel=1e-12)
+    assert expected != pytest.approx(np.mean(reference_losses(name, scores)))
+    assert loss.get_config_dict()["batch_positives"] is True
+
+
+@pytest.mark.parametrize("name", ["single", "rand1lh"])
+def test_batch_positives_need_a_loss_with_several_positives(name):
+    with pytest.raises(ValueError, match="batch_positives needs several positives"):
+        LOSSES[name](None, batch_positives=True)
 
 
 @pytest.mark.parametrize("name", list(LOSSES))

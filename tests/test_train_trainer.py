@@ -228,3 +228,37 @@ def test_cached_variant_updates_the_weights(tiny_bi_encoder, training_file, tmp_
     after = SentenceTransformer(str(out), device="cpu").state_dict()
     moved = [name for name, tensor in after.items() if not tensor.equal(before[name])]
     assert any("encoder.layer.0" in name for name in moved)
+
+
+def test_batch_positives_train_on_the_positives_queries_share(tiny_bi_encoder, tmp_path):
+    # Queries i and i + len(TOPICS) share a topic and, here, its positives' ids: with batch_positives, the
+    # step's copy drawn for one is a positive of the other instead of masked, so the first loss changes.
+    examples = [
+        example.model_copy(
+            update={
+                "positives": [
+                    p.model_copy(update={"id": p.id.split("-")[1] + p.text}) for p in example.positives
+                ]
+            }
+        )
+        for example in tiny_examples(2 * len(TOPICS))
+    ]
+    data = tmp_path / "shared.jsonl"
+    write_training_file(data, examples)
+    first_losses = {}
+    for shared in (False, True):
+        out = tmp_path / f"shared_{shared}"
+        train(
+            config(tiny_bi_encoder, data, out, max_steps=1, batch_size=len(examples), batch_positives=shared)
+        )
+        first_losses[shared] = losses(out)[0]
+    assert first_losses[True] != pytest.approx(first_losses[False])
+
+
+@pytest.mark.parametrize("where", ["config", "stage"])
+def test_batch_positives_refuse_a_source_filter(where, training_file, tmp_path):
+    # a filter's dropped positives stay known: batch_positives would make them active again
+    sources = {"positive_sources": ["qrels"]}
+    overrides = sources if where == "config" else {"stages": [sources]}
+    with pytest.raises(ValueError, match="batch_positives cannot be combined with positive_sources"):
+        config(tmp_path / "model", training_file, tmp_path / "out", batch_positives=True, **overrides)

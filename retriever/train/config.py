@@ -91,6 +91,12 @@ class TrainConfig(StrictModel):
     similarity: Literal["cos", "dot"] = Field("cos", description="Score function of the objective.")
     scale: float = Field(20.0, gt=0, description="Scores are multiplied by scale (= 1 / temperature).")
     normalize_by_positives: bool = Field(False, description="Divide each query's loss by its positive count.")
+    batch_positives: bool = Field(
+        False,
+        description="Every passage of a step that is a known positive of a query is an active positive of it, "
+        "not only the max_positives drawn for it (off: such passages are masked). Where queries share many "
+        "positives (NFCorpus) a step trains on more positives at no cost; not with positive_sources.",
+    )
     distill_weight: float = Field(
         0.0,
         ge=0,
@@ -160,6 +166,12 @@ class TrainConfig(StrictModel):
             raise ValueError(
                 f"group_size ({self.group_size}) must exceed max_positives ({self.max_positives})"
             )
+        filtered = self.positive_sources is not None or any(
+            s.positive_sources is not None for s in self.stages
+        )
+        if self.batch_positives and filtered:
+            # a source filter's dropped positives stay known (masked): batch_positives would train on them
+            raise ValueError("batch_positives cannot be combined with positive_sources")
         return self
 
     def for_stage(self, index: int) -> TrainConfig:

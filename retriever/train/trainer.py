@@ -355,6 +355,7 @@ def _build_loss(config: TrainConfig, model):
         "gather_across_devices": config.gather_across_devices,
         "distill_weight": config.distill_weight,
         "teacher_temperature": config.teacher_temperature,
+        "batch_positives": config.batch_positives,
     }
     if name.startswith(CACHED_PREFIX):
         hparams["mini_batch_size"] = config.mini_batch_size

@@ -5,9 +5,11 @@ A loss scores the batch's B local queries against the N passages (gathered acros
 (the paper's reference: dot, scale 1; sentence-transformers' default: cos, scale 20), builds the positive
 and negative masks of :func:`retriever.train.labels.build_masks`, and applies a pure objective
 ``objective(scores [B, N], positive_mask, negative_mask) -> per-query loss [B]``. With
-``normalize_by_positives`` each query's loss is divided by its number of active positives m; with
-``distill_weight`` λ > 0 it gains ``λ · KL_i``, the KL from the teacher's scores of the query's own passages
-(:mod:`retriever.train.losses.distillation`); the batch loss is the mean over queries. Scores and objectives are computed in at least float32, also under autocast.
+``batch_positives`` every passage of the step that is a known positive of a query is one of its active
+positives (not only those drawn for it); with ``normalize_by_positives`` each query's loss is divided by its
+number of active positives m; with ``distill_weight`` λ > 0 it gains ``λ · KL_i``, the KL from the teacher's
+scores of the query's own passages (:mod:`retriever.train.losses.distillation`); the batch loss is the mean
+over queries. Scores and objectives are computed in at least float32, also under autocast.
 """
 
 from __future__ import annotations
@@ -113,6 +115,7 @@ class MultiPositiveLoss(nn.Module):
         gather_across_devices: bool = False,
         distill_weight: float = 0.0,
         teacher_temperature: float = 1.0,
+        batch_positives: bool = False,
     ) -> None:
         """
         Args:
@@ -125,6 +128,9 @@ class MultiPositiveLoss(nn.Module):
             distill_weight: λ of the teacher KL added to each query's loss (0 = off; >= 0); the labels must
                 then carry the teacher keys of :mod:`retriever.train.labels`.
             teacher_temperature: τ_t dividing the teacher's scores before their softmax (> 0).
+            batch_positives: the labels' ``known_positive_ids`` are the active positives, so another query's
+                passage that query i is known to like is a positive of i rather than masked (not with a loss
+                that trains on one positive per query).
         """
         super().__init__()
         if not scale > 0:
@@ -135,6 +141,8 @@ class MultiPositiveLoss(nn.Module):
             raise ValueError(f"distill_weight must be >= 0, got {distill_weight}")
         if not teacher_temperature > 0:
             raise ValueError(f"teacher_temperature must be > 0, got {teacher_temperature}")
+        if batch_positives and self.max_active_positives is not None:
+            raise ValueError(f"batch_positives needs several positives a query; {self.name} trains on one")
         self.model = model
         self.scale = float(scale)
         self.similarity = similarity
@@ -142,6 +150,7 @@ class MultiPositiveLoss(nn.Module):
         self.gather_across_devices = bool(gather_across_devices)
         self.distill_weight = float(distill_weight)
         self.teacher_temperature = float(teacher_temperature)
+        self.batch_positives = bool(batch_positives)
 
     def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: dict[str, Tensor]) -> Tensor:
         from sentence_transformers.base.losses.merged_forward import embed_columns
@@ -160,12 +169,13 @@ class MultiPositiveLoss(nn.Module):
             from retriever.train.losses.distributed import gather_passages
 
             passages, passage_ids = gather_passages(passages, passage_ids)
-        positive_ids = labels["positive_ids"].to(queries.device)
+        known_positive_ids = labels["known_positive_ids"].to(queries.device)
+        positive_ids = (
+            known_positive_ids if self.batch_positives else labels["positive_ids"].to(queries.device)
+        )
         if self.max_active_positives is not None:
             positive_ids = positive_ids[:, : self.max_active_positives]
-        positive_mask, negative_mask = build_masks(
-            passage_ids, positive_ids, labels["known_positive_ids"].to(queries.device)
-        )
+        positive_mask, negative_mask = build_masks(passage_ids, positive_ids, known_positive_ids)
         scores = similarity_matrix(queries, passages, self.similarity) * self.scale
         per_query = self.objective(scores, positive_mask, negative_mask)
         if self.normalize_by_positives:
@@ -193,6 +203,7 @@ class MultiPositiveLoss(nn.Module):
             "similarity": self.similarity,
             "normalize_by_positives": self.normalize_by_positives,
             "gather_across_devices": self.gather_across_devices,
+            **({"batch_positives": True} if self.batch_positives else {}),
             **self._distillation_config(),
         }
 
