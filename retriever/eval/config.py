@@ -19,7 +19,13 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from retriever.config import StrictModel
-from retriever.retrieval.config import BM25Config, EncoderConfig, FusionConfig, IndexConfig
+from retriever.retrieval.config import (
+    BM25Config,
+    EncoderConfig,
+    FeedbackConfig,
+    FusionConfig,
+    IndexConfig,
+)
 
 RetrieverName = Literal["dense", "bm25", "hybrid"]
 Style = Literal["auto", "beir", "msmarco", "nq"]
@@ -44,6 +50,9 @@ class EvalSettings(StrictModel):
     index: IndexConfig = Field(default_factory=IndexConfig)
     bm25: BM25Config = Field(default_factory=BM25Config)
     fusion: FusionConfig = Field(default_factory=FusionConfig)
+    feedback: FeedbackConfig = Field(
+        default_factory=FeedbackConfig, description="Dense pseudo-relevance feedback (off by default)."
+    )
     style: Style = Field("auto", description="Metric set: auto, beir, msmarco or nq.")
     metrics: list[str] | None = Field(None, description="Metric names replacing the style's set.")
     relevance_threshold: int | None = Field(

@@ -153,7 +153,10 @@ def model_labels(models: Sequence[str | SentenceTransformer]) -> list[str]:
     return labels
 
 
-def _system_name(retriever: str, label: str | None, several_models: bool) -> str:
+def _system_name(retriever: str, label: str | None, several_models: bool, feedback: bool = False) -> str:
+    """``dense``, ``hybrid:<model>`` ... (the model only when several are compared); ``dense+prf`` and
+    ``hybrid+prf`` when the dense run used pseudo-relevance feedback."""
+    retriever = f"{retriever}+prf" if feedback else retriever
     return retriever if label is None or not several_models else f"{retriever}:{label}"
 
 
@@ -213,8 +216,8 @@ class _Evaluation:
             vectors = corpus_embeddings(encoder, self.dataset.corpus, cache)
         with timer("build_index"):
             index = DenseIndex.build(vectors, list(self.dataset.corpus.ids), self.config.index)
-        with timer("search"):  # query encoding + FAISS search
-            run = dense_search(encoder, index, self.queries, self.depth)
+        with timer("search"):  # query encoding + FAISS search (twice with feedback)
+            run = dense_search(encoder, index, self.queries, self.depth, self.config.feedback, vectors)
         return run, timer.seconds
 
     def system(
@@ -289,6 +292,7 @@ def evaluate_systems(
         results["bm25", 0] = evaluation.system("bm25", "bm25", None, *evaluation.bm25_run())
     several = len(model_list) > 1
     labels = model_labels(model_list)
+    feedback = config.feedback.depth > 0
     for position, model in enumerate(model_list if dense_wanted else []):  # one model in memory at a time
         label = labels[position]
         model_timer = Timer()
@@ -298,7 +302,7 @@ def evaluate_systems(
         dense_timings = {**model_timer.seconds, **dense_timings}
         described = encoder.describe()
         if "dense" in config.retrievers:
-            name = _system_name("dense", label, several)
+            name = _system_name("dense", label, several, feedback)
             results["dense", position] = evaluation.system(
                 name, "dense", label, dense, dense_timings, encoder=described
             )
@@ -308,7 +312,7 @@ def evaluate_systems(
             with fuse_timer("fuse"):
                 fused = fuse(dense, lexical, config.fusion, config.k)
             timings = {**dense_timings, **lexical_timings, **fuse_timer.seconds}
-            name = _system_name("hybrid", label, several)
+            name = _system_name("hybrid", label, several, feedback)
             results["hybrid", position] = evaluation.system(
                 name, "hybrid", label, fused, timings, encoder=described
             )

@@ -89,3 +89,12 @@ class FusionConfig(StrictModel):
         0.5, ge=0, le=1, description="Interpolation: alpha * dense + (1 - alpha) * bm25 (min-max per query)."
     )
     depth: int = Field(1000, ge=1, description="Candidates taken from each run before fusing.")
+
+
+class FeedbackConfig(StrictModel):
+    """Dense pseudo-relevance feedback (Rocchio on vectors, as Pyserini's dense ``--prf-method rocchio``): a
+    first search, then ``q' = q + weight * mean(top-depth document vectors)`` searched again
+    (:func:`retriever.retrieval.search.dense_search`)."""
+
+    depth: int = Field(0, ge=0, description="Documents of the first search fed back into the query; 0 = off.")
+    weight: float = Field(0.5, gt=0, description="Weight of their mean vector against the query's (1).")

@@ -6,9 +6,11 @@ These are the entry points eval, mining and serving share: build the index once 
 
 from __future__ import annotations
 
+import numpy as np
+
 from retriever.data.dataset import Corpus, Run
 from retriever.retrieval.bm25 import BM25Index
-from retriever.retrieval.config import FusionConfig, IndexConfig
+from retriever.retrieval.config import FeedbackConfig, FusionConfig, IndexConfig
 from retriever.retrieval.dense_index import DenseIndex
 from retriever.retrieval.embedding_cache import EmbeddingCache
 from retriever.retrieval.encoder import Encoder
@@ -35,11 +37,41 @@ def index_corpus(
     return DenseIndex.build(embeddings, list(corpus.ids), config, metadata)
 
 
-def dense_search(encoder: Encoder, index: DenseIndex, queries: dict[str, str], k: int) -> Run:
-    """Encode ``queries`` and return their top-``k`` documents by inner product."""
+def dense_search(
+    encoder: Encoder,
+    index: DenseIndex,
+    queries: dict[str, str],
+    k: int,
+    feedback: FeedbackConfig | None = None,
+    documents: np.ndarray | None = None,
+) -> Run:
+    """Encode ``queries`` and return their top-``k`` documents by inner product; with ``feedback`` on
+    (``depth > 0``), the query vectors are first moved by :func:`rocchio` towards their top documents, whose
+    vectors are rows of ``documents`` (the corpus vectors the index was built from, in its row order)."""
     if not queries:
         return {}
-    return vector_search(index, list(queries), encoder.encode_queries(list(queries.values())), k)
+    vectors = encoder.encode_queries(list(queries.values()))
+    if feedback is not None and feedback.depth > 0:
+        if documents is None:
+            raise ValueError("dense pseudo-relevance feedback needs the corpus vectors")
+        _, rows = index.search(vectors, feedback.depth)
+        vectors = rocchio(vectors, documents, rows, feedback.weight, normalize=encoder.normalized)
+    return vector_search(index, list(queries), vectors, k)
+
+
+def rocchio(
+    queries: np.ndarray, documents: np.ndarray, rows: np.ndarray, weight: float, normalize: bool
+) -> np.ndarray:
+    """``q'_i = q_i + weight * mean_{r in rows[i], r >= 0} documents[r]`` (a row of -1, an unfilled slot, is left
+    out; a query with none keeps its vector), rescaled to unit length when ``normalize`` (cosine models)."""
+    valid = rows >= 0
+    gathered = np.asarray(documents[np.where(valid, rows, 0).ravel()], dtype=np.float32)
+    gathered = gathered.reshape(*rows.shape, -1) * valid[..., None]
+    counts = np.maximum(valid.sum(1, keepdims=True), 1)
+    moved = np.asarray(queries, dtype=np.float32) + weight * gathered.sum(1) / counts
+    if normalize:
+        moved /= np.linalg.norm(moved, axis=1, keepdims=True)
+    return moved
 
 
 def vector_search(index: DenseIndex, query_ids: list[str], vectors, k: int) -> Run:
