@@ -1,0 +1,90 @@
+"""Choose dense pseudo-relevance feedback (``retriever eval --feedback-depth D --feedback-weight W``) on a dev
+split, over several models at once (seeds of one recipe): the way a user would set it.
+
+For every model the corpus vectors come from the embedding cache (encoded once if missing), the queries of
+``--split`` are searched plainly and with every (depth, weight) of the grid
+(:func:`retriever.retrieval.search.dense_search`, depth 1000, self-hits removed as BEIR does, nDCG@10 by
+:func:`retriever.eval.metrics.evaluate_run`); the table gives each setting's nDCG@10 per model, their mean, and
+the paired difference from the plain search (95% interval over the queries, :mod:`retriever.eval.significance`)
+per model. The setting with the best mean is marked; read test once for it with ``retriever eval``.
+
+    python eval/tune_feedback.py --data nfcorpus --split dev -m runs/a/model -m runs/b/model
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from retriever.data.loader import load_dataset
+from retriever.eval.metrics import evaluate_run, remove_self_hits
+from retriever.eval.significance import paired_difference
+from retriever.retrieval.config import EncoderConfig, FeedbackConfig
+from retriever.retrieval.dense_index import DenseIndex
+from retriever.retrieval.embedding_cache import EmbeddingCache
+from retriever.retrieval.encoder import Encoder
+from retriever.retrieval.search import corpus_embeddings, dense_search
+
+METRIC = "nDCG@10"
+DEPTH = 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", required=True, help="Dataset directory or name.")
+    parser.add_argument("--split", default="dev")
+    parser.add_argument("-m", "--model", action="append", required=True, help="Model path; repeat.")
+    parser.add_argument("--depths", default="1,2,3,5,10")
+    parser.add_argument("--weights", default="0.25,0.5,0.75,1")
+    args = parser.parse_args()
+    grid = [
+        FeedbackConfig(depth=int(d), weight=float(w))
+        for d in args.depths.split(",")
+        for w in args.weights.split(",")
+    ]
+    dataset = load_dataset(args.data, args.split)
+    queries = dataset.judged_queries()
+    cache = EmbeddingCache()
+    scores: dict[str, list[dict[str, float]]] = {}  # setting -> per model, per-query nDCG@10
+    for model in args.model:
+        encoder = Encoder(model, EncoderConfig())
+        vectors = corpus_embeddings(encoder, dataset.corpus, cache)
+        index = DenseIndex.build(vectors, list(dataset.corpus.ids))
+        for setting in [None, *grid]:
+            run = remove_self_hits(dense_search(encoder, index, queries, DEPTH, setting, vectors))
+            result = evaluate_run(dataset.qrels, run, [METRIC]).per_query
+            scores.setdefault(name(setting), []).append({q: v[METRIC] for q, v in result.items()})
+    plain = scores["plain"]
+    best = max((name(s) for s in grid), key=lambda n: mean_over_models(scores[n]))
+    header = " | ".join(f"model {i + 1}" for i in range(len(args.model)))
+    print(
+        f"{args.split} {METRIC}; models: " + ", ".join(f"{i + 1} = `{m}`" for i, m in enumerate(args.model))
+    )
+    print(f"\n| feedback | {header} | mean | - plain per model [95% CI], p |")
+    print("|---|" + "---|" * (len(args.model) + 2))
+    for setting, per_model in scores.items():
+        values = " | ".join(f"{mean(q):.4f}" for q in per_model)
+        versus = (
+            ""
+            if setting == "plain"
+            else "; ".join(str(paired_difference(a, b)) for a, b in zip(per_model, plain, strict=True))
+        )
+        shown = f"**{setting}** (best)" if setting == best else setting
+        print(f"| {shown} | {values} | {mean_over_models(per_model):.4f} | {versus} |")
+
+
+def name(setting: FeedbackConfig | None) -> str:
+    return "plain" if setting is None else f"depth {setting.depth}, weight {setting.weight:g}"
+
+
+def mean(values: dict[str, float]) -> float:
+    return sum(values.values()) / len(values)
+
+
+def mean_over_models(per_model: list[dict[str, float]]) -> float:
+    return sum(mean(q) for q in per_model) / len(per_model)
+
+
+if __name__ == "__main__":
+    main()
