@@ -24,7 +24,8 @@
 # without dropout, tokens256 again on the recipe as it now stands (stopped: 13.6 s a step, 4x the 128-token step, about
 # 74 minutes). batchpos: batch_positives (a passage of the step that is a known positive of a query is one of its
 # positives, not masked: about one more positive a query a step on NFCorpus). symmetric: symmetric_weight 1 (the
-# passage-to-query objective added with weight 1, GTE's bidirectional loss).
+# passage-to-query objective added with weight 1, GTE's bidirectional loss). tokens256sdpa: tokens256nd with PyTorch's
+# SDPA attention kernel, which at 256 tokens is faster than the eager one `attention: auto` picks under bf16.
 # One run after another (2 cores); a variant whose model is complete is not retrained, so the script can be rerun.
 # VARIANT@SEED trains the variant at another seed than 42, into runs/nfcorpus_grid/VARIANT_seedSEED.
 #   eval/run_nfcorpus_recipe_grid.sh [variant[@seed] ...]          # default: all, in the order below, seed 42
@@ -60,6 +61,7 @@ declare -A SETTINGS=(
   [tokens256nd]="$NODROP max_seq_length=256"
   [batchpos]="$NODROP batch_positives=true"
   [symmetric]="$NODROP symmetric_weight=1"
+  [tokens256sdpa]="$NODROP max_seq_length=256 attention=sdpa"
 )
 DISTILL=runs/distill
 declare -A DATA=(  # variants trained on another file than the recipe's mined one
@@ -73,7 +75,7 @@ declare -A MINE=(  # variants trained on their own mine: the recipe's, with thes
 mkdir -p "$GRID/recipe"
 [[ -e "$GRID/recipe/model" || -L "$GRID/recipe/model" ]] || ln -s "$PWD/runs/nfcorpus_summarglh/model/before-averaging" "$GRID/recipe/model"
 ORDER=(recipe positives8 epochs2 tokens256 paper positives1 epochs3 noattndrop nodrop batch32 scale50 lr1e-4 nohard scale10
-  distill distillpos hard8 nofilter nofilter3 tokens256nd batchpos symmetric)
+  distill distillpos hard8 nofilter nofilter3 tokens256nd batchpos symmetric tokens256sdpa)
 
 hybrid_teacher() {  # the distillation files: the nodrop model's hybrid run of the train queries (all 3,633 documents)
   local run=$DISTILL/teacher_nodrop_train_full
