@@ -52,7 +52,7 @@ def main() -> None:
         vectors = corpus_embeddings(encoder, dataset.corpus, cache)
         index = DenseIndex.build(vectors, list(dataset.corpus.ids))
         for setting in [None, *grid]:
-            run = remove_self_hits(dense_search(encoder, index, queries, DEPTH, setting, vectors))
+            run = remove_self_hits(dense_search(encoder, index, queries, DEPTH, setting))
             result = evaluate_run(dataset.qrels, run, [METRIC]).per_query
             scores.setdefault(name(setting), []).append({q: v[METRIC] for q, v in result.items()})
     plain = scores["plain"]

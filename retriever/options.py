@@ -78,6 +78,13 @@ COMMON: dict[str, tuple[str, str, str | None]] = {
     "--query-prompt": ("query_prompt", "Prefix added to every query, e.g. 'query: ' (E5).", None),
     "--document-prompt": ("document_prompt", "Prefix added to every document, e.g. 'passage: ' (E5).", None),
     "--device": ("device", "torch device.", "cuda when available"),
+    "--feedback-depth": (
+        "depth",
+        "Dense pseudo-relevance feedback: move each query vector towards the mean of its top this many "
+        "documents, then search again (Rocchio, as Pyserini's dense PRF; 0 = off).",
+        None,
+    ),
+    "--feedback-weight": ("weight", "Weight of that mean (the query's own is 1).", None),
     "--precision": (
         "precision",
         "Encoding precision: fp32 or bf16 (bf16 is faster, vectors differ slightly).",

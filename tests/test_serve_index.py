@@ -15,6 +15,7 @@ import pytest
 
 from retriever.index.directory import load_index
 from retriever.index.searchers import make_searcher
+from retriever.retrieval.config import FeedbackConfig
 from retriever.retrieval.ranking import ranked
 from retriever.retrieval.search import bm25_search, dense_search, hybrid_search
 from retriever.serve.app import create_app
@@ -28,12 +29,14 @@ def loaded(built):  # noqa: F811
     return load_index(built[2])
 
 
-def in_process(loaded, retriever, queries, k):
+def in_process(loaded, retriever, queries, k, feedback=None):
     """What each retriever returns without the server, in the shared (trec_eval) order."""
     run = {
-        "dense": lambda: dense_search(loaded.encoder, loaded.dense, queries, k),
+        "dense": lambda: dense_search(loaded.encoder, loaded.dense, queries, k, feedback),
         "bm25": lambda: bm25_search(loaded.bm25, queries, k),
-        "hybrid": lambda: hybrid_search(loaded.encoder, loaded.dense, loaded.bm25, queries, k),
+        "hybrid": lambda: hybrid_search(
+            loaded.encoder, loaded.dense, loaded.bm25, queries, k, feedback=feedback
+        ),
     }[retriever]()
     return {qid: [(doc, run[qid][doc]) for doc in ranked(run[qid])] for qid in queries}
 
@@ -66,6 +69,22 @@ def test_served_results_equal_in_process(loaded, retriever):
     first = single["results"][0]["hits"][0]
     assert (first["title"], first["text"]) == loaded.documents.get([first["id"]])[0]
     assert info["corpus"]["documents"] == 40 and info["serving"]["retriever"] == retriever
+
+
+@pytest.mark.parametrize("retriever", ["dense", "hybrid"])
+def test_served_feedback_equals_in_process_feedback(loaded, retriever):
+    feedback = FeedbackConfig(depth=2, weight=0.5)
+    config = ServeConfig(index_dir=".", retriever=retriever, feedback=feedback)
+    searcher = make_searcher(loaded, retriever, config.fusion, config.feedback)
+    app = create_app(searcher, loaded.documents, loaded.manifest, config)
+    expected = in_process(loaded, retriever, QUERIES, 7, feedback)
+    assert expected != in_process(loaded, retriever, QUERIES, 7)
+    with running_server(app) as url:
+        batch = httpx.post(f"{url}/search", json={"queries": list(QUERIES.values()), "k": 7}, timeout=60)
+        info = httpx.get(f"{url}/info").json()
+    for qid, result in zip(QUERIES, batch.json()["results"], strict=True):
+        assert_same_hits(result, expected[qid])
+    assert info["serving"]["feedback"] == {"depth": 2, "weight": 0.5}
 
 
 def test_concurrent_clients_share_encodes(loaded, monkeypatch):

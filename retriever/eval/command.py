@@ -74,19 +74,8 @@ def eval_command(
     alpha: Annotated[
         float | None, option("--alpha", field="fusion.alpha", help="Interpolation weight of the dense run.")
     ] = None,
-    feedback_depth: Annotated[
-        int | None,
-        option(
-            "--feedback-depth",
-            field="feedback.depth",
-            help="Dense pseudo-relevance feedback: move each query vector towards the mean of its top this "
-            "many documents, then search again (Rocchio, as Pyserini's dense PRF; 0 = off).",
-        ),
-    ] = None,
-    feedback_weight: Annotated[
-        float | None,
-        option("--feedback-weight", field="feedback.weight", help="Weight of that mean (the query's is 1)."),
-    ] = None,
+    feedback_depth: Annotated[int | None, OPTIONS.common("--feedback-depth", "feedback.")] = None,
+    feedback_weight: Annotated[float | None, OPTIONS.common("--feedback-weight", "feedback.")] = None,
     style: Annotated[
         str | None, option("--style", help="Metric set: auto (from the data), beir, msmarco or nq.")
     ] = None,

@@ -217,7 +217,7 @@ class _Evaluation:
         with timer("build_index"):
             index = DenseIndex.build(vectors, list(self.dataset.corpus.ids), self.config.index)
         with timer("search"):  # query encoding + FAISS search (twice with feedback)
-            run = dense_search(encoder, index, self.queries, self.depth, self.config.feedback, vectors)
+            run = dense_search(encoder, index, self.queries, self.depth, self.config.feedback)
         return run, timer.seconds
 
     def system(

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from retriever.data.dataset import Run
 from retriever.errors import InputError
 from retriever.index.directory import LoadedIndex
-from retriever.retrieval.config import FusionConfig
+from retriever.retrieval.config import FeedbackConfig, FusionConfig
 from retriever.retrieval.ranking import ranked_items
 from retriever.retrieval.search import bm25_search, dense_search, hybrid_search
 
@@ -33,16 +33,24 @@ class RunSearcher:
         return hits
 
 
-def make_searcher(index: LoadedIndex, retriever: str, fusion: FusionConfig | None = None) -> RunSearcher:
-    """The searcher for ``retriever`` (dense, bm25 or hybrid) over ``index``."""
+def make_searcher(
+    index: LoadedIndex,
+    retriever: str,
+    fusion: FusionConfig | None = None,
+    feedback: FeedbackConfig | None = None,
+) -> RunSearcher:
+    """The searcher for ``retriever`` (dense, bm25 or hybrid) over ``index``; ``feedback`` acts on the dense
+    search of dense and hybrid."""
     if retriever != "dense" and index.bm25 is None:
         raise InputError(f"--retriever {retriever} needs an index built with --bm25", path=index.directory)
     if retriever == "dense":
-        return RunSearcher(lambda queries, k: dense_search(index.encoder, index.dense, queries, k))
+        return RunSearcher(lambda queries, k: dense_search(index.encoder, index.dense, queries, k, feedback))
     if retriever == "bm25":
         return RunSearcher(lambda queries, k: bm25_search(index.bm25, queries, k))
     if retriever == "hybrid":
         return RunSearcher(
-            lambda queries, k: hybrid_search(index.encoder, index.dense, index.bm25, queries, k, fusion)
+            lambda queries, k: hybrid_search(
+                index.encoder, index.dense, index.bm25, queries, k, fusion, feedback
+            )
         )
     raise InputError(f"unknown retriever {retriever!r} (dense, bm25 or hybrid)", field="retriever")

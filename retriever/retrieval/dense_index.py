@@ -139,6 +139,23 @@ class DenseIndex:
         scores[rows < 0] = -np.inf
         return scores, rows
 
+    def vectors(self, rows: np.ndarray) -> np.ndarray:
+        """The stored vectors of ``rows`` (any shape), float32 of shape ``rows.shape + (dimension,)``; a row of
+        -1 (a slot :meth:`search` could not fill) gives zeros. Flat and HNSW indexes keep exact vectors; IVF-PQ
+        keeps only codes, so it raises."""
+        if self.config.type == "ivfpq":
+            raise InputError(
+                "dense pseudo-relevance feedback needs the documents' vectors: use a flat or hnsw index "
+                "(ivfpq stores compressed codes)",
+                field="index.type",
+            )
+        flat = np.asarray(rows, dtype=np.int64).ravel()
+        out = np.zeros((flat.size, self.index.d), dtype=np.float32)
+        filled = flat >= 0
+        if filled.any():
+            out[filled] = self.index.reconstruct_batch(flat[filled])
+        return out.reshape(*np.shape(rows), self.index.d)
+
     def save(self, directory: str | Path) -> Path:
         """Write ``index.faiss``, ``ids.json`` and ``index.json`` into ``directory``."""
         faiss = _faiss()

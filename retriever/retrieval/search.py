@@ -43,32 +43,27 @@ def dense_search(
     queries: dict[str, str],
     k: int,
     feedback: FeedbackConfig | None = None,
-    documents: np.ndarray | None = None,
 ) -> Run:
     """Encode ``queries`` and return their top-``k`` documents by inner product; with ``feedback`` on
-    (``depth > 0``), the query vectors are first moved by :func:`rocchio` towards their top documents, whose
-    vectors are rows of ``documents`` (the corpus vectors the index was built from, in its row order)."""
+    (``depth > 0``), each query vector is first moved by :func:`rocchio` towards its top ``depth`` documents'
+    vectors (read back from the index), and the moved vectors are searched."""
     if not queries:
         return {}
     vectors = encoder.encode_queries(list(queries.values()))
     if feedback is not None and feedback.depth > 0:
-        if documents is None:
-            raise ValueError("dense pseudo-relevance feedback needs the corpus vectors")
         _, rows = index.search(vectors, feedback.depth)
-        vectors = rocchio(vectors, documents, rows, feedback.weight, normalize=encoder.normalized)
+        vectors = rocchio(vectors, index.vectors(rows), rows >= 0, feedback.weight, encoder.normalized)
     return vector_search(index, list(queries), vectors, k)
 
 
 def rocchio(
-    queries: np.ndarray, documents: np.ndarray, rows: np.ndarray, weight: float, normalize: bool
+    queries: np.ndarray, neighbours: np.ndarray, filled: np.ndarray, weight: float, normalize: bool
 ) -> np.ndarray:
-    """``q'_i = q_i + weight * mean_{r in rows[i], r >= 0} documents[r]`` (a row of -1, an unfilled slot, is left
-    out; a query with none keeps its vector), rescaled to unit length when ``normalize`` (cosine models)."""
-    valid = rows >= 0
-    gathered = np.asarray(documents[np.where(valid, rows, 0).ravel()], dtype=np.float32)
-    gathered = gathered.reshape(*rows.shape, -1) * valid[..., None]
-    counts = np.maximum(valid.sum(1, keepdims=True), 1)
-    moved = np.asarray(queries, dtype=np.float32) + weight * gathered.sum(1) / counts
+    """``q'_i = q_i + weight * mean_{j: filled[i, j]} neighbours[i, j]`` (``neighbours`` ``[B, depth, D]``; a
+    query with no filled slot keeps its vector), rescaled to unit length when ``normalize`` (cosine models)."""
+    counts = np.maximum(filled.sum(1, keepdims=True), 1)
+    fed_back = (neighbours * filled[..., None]).sum(1) / counts
+    moved = np.asarray(queries, dtype=np.float32) + weight * fed_back
     if normalize:
         moved /= np.linalg.norm(moved, axis=1, keepdims=True)
     return moved
@@ -95,10 +90,11 @@ def hybrid_search(
     queries: dict[str, str],
     k: int,
     fusion: FusionConfig | None = None,
+    feedback: FeedbackConfig | None = None,
 ) -> Run:
-    """Dense and BM25 runs (each ``fusion.depth`` deep) fused by :func:`~retriever.retrieval.fusion.fuse`,
-    top ``k`` kept."""
+    """Dense (with ``feedback``, see :func:`dense_search`) and BM25 runs, each ``fusion.depth`` deep, fused by
+    :func:`~retriever.retrieval.fusion.fuse`, top ``k`` kept."""
     fusion = fusion or FusionConfig()
-    dense = dense_search(encoder, index, queries, max(k, fusion.depth))
+    dense = dense_search(encoder, index, queries, max(k, fusion.depth), feedback)
     lexical = bm25_search(bm25, queries, max(k, fusion.depth))
     return fuse(dense, lexical, fusion, k)

@@ -160,6 +160,7 @@ def create_app(
         "serving": {
             "retriever": config.retriever,
             "fusion": config.fusion.model_dump() if config.retriever == "hybrid" else None,
+            "feedback": config.feedback.model_dump() if config.retriever != "bm25" else None,
             "max_k": config.max_k,
             "max_query_chars": config.max_query_chars,
             "max_batch": config.max_batch,

@@ -77,6 +77,8 @@ def serve_command(
         float | None,
         SERVE_OPTIONS.option("--alpha", field="fusion.alpha", help="Interpolation weight of the dense run."),
     ] = None,
+    feedback_depth: Annotated[int | None, SERVE_OPTIONS.common("--feedback-depth", "feedback.")] = None,
+    feedback_weight: Annotated[float | None, SERVE_OPTIONS.common("--feedback-weight", "feedback.")] = None,
     log_level: Annotated[
         str | None, SERVE_OPTIONS.option("--log-level", help="uvicorn log level: critical ... debug, trace.")
     ] = None,
@@ -103,7 +105,7 @@ def serve_command(
         need_bm25=settings.retriever != "dense",
     )
     app = create_app(
-        make_searcher(loaded, settings.retriever, settings.fusion),
+        make_searcher(loaded, settings.retriever, settings.fusion, settings.feedback),
         loaded.documents,
         loaded.manifest,
         settings,

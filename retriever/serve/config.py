@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 
 from retriever.config import StrictModel
-from retriever.retrieval.config import FusionConfig
+from retriever.retrieval.config import FeedbackConfig, FusionConfig
 
 RetrieverName = Literal["dense", "bm25", "hybrid"]
 LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]  # uvicorn's
@@ -36,4 +36,7 @@ class ServeConfig(StrictModel):
     )
     use_gpu: bool = Field(False, description="Move the FAISS index to GPUs when faiss has them.")
     fusion: FusionConfig = Field(default_factory=FusionConfig, description="How hybrid fuses dense and BM25.")
+    feedback: FeedbackConfig = Field(
+        default_factory=FeedbackConfig, description="Dense pseudo-relevance feedback (off by default)."
+    )
     log_level: LogLevel = Field("info", description="uvicorn log level.")
