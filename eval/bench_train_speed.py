@@ -26,6 +26,23 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# name -> TrainConfig fields
+SETTINGS = {
+    "fp32": {"precision": "fp32"},
+    "bf16, sdpa": {"precision": "bf16", "attention": "sdpa"},
+    "defaults": {},
+    "defaults, no attention dropout": {"attention_dropout": 0.0},
+    "fp32, no attention dropout": {"precision": "fp32", "attention_dropout": 0.0},
+    "defaults, no dropout": {"attention_dropout": 0.0, "hidden_dropout": 0.0},
+    "bf16, sdpa, no dropout": {
+        "precision": "bf16",
+        "attention": "sdpa",
+        "attention_dropout": 0.0,
+        "hidden_dropout": 0.0,
+    },
+}
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "scifact"))
@@ -40,6 +57,13 @@ def parse_args() -> argparse.Namespace:
         "--rounds", type=int, default=2, help="ABBA rounds (each runs both precisions twice)."
     )
     parser.add_argument("--loss", default="lsepair")
+    parser.add_argument(
+        "--settings",
+        nargs="+",
+        choices=list(SETTINGS),
+        default=list(SETTINGS),
+        help="Which settings to time; the ratios are to fp32 when it is among them, else to the first.",
+    )
     return parser.parse_args()
 
 
@@ -50,16 +74,6 @@ def training_file(args: argparse.Namespace, work: Path) -> Path:
     path = work / "train.jsonl"
     convert(ConvertConfig(data=args.data, output=path, negatives=args.hard_negatives))
     return path
-
-
-# name -> TrainConfig fields
-SETTINGS = {
-    "fp32": {"precision": "fp32"},
-    "bf16, sdpa": {"precision": "bf16", "attention": "sdpa"},
-    "defaults": {},
-    "defaults, no attention dropout": {"attention_dropout": 0.0},
-    "fp32, no attention dropout": {"precision": "fp32", "attention_dropout": 0.0},
-}
 
 
 def step_times(args: argparse.Namespace, data: Path, setting: str, output: Path) -> list[float]:
@@ -91,15 +105,16 @@ def main() -> None:
 
     from retriever.train.precision import resolve_attention, resolve_precision
 
-    times: dict[str, list[float]] = {name: [] for name in SETTINGS}
+    times: dict[str, list[float]] = {name: [] for name in args.settings}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         data = training_file(args, work)
-        order = [*SETTINGS, *reversed(SETTINGS)] * args.rounds
+        order = [*args.settings, *reversed(args.settings)] * args.rounds
         for run, setting in enumerate(order):
             times[setting] += step_times(args, data, setting, work / f"run{run}")
             print(f"run {run} {setting}: {times[setting][-1]:.2f} s/step (last)", flush=True)
-    fp32 = statistics.median(times["fp32"])
+    reference = "fp32" if "fp32" in times else args.settings[0]
+    fp32 = statistics.median(times[reference])
     auto = resolve_precision("auto")
     print(
         f"\nTrainer step time, {args.loss}, {args.batch_size} queries x ({args.max_positives} positives + "
@@ -110,7 +125,7 @@ def main() -> None:
         f"defaults resolve to: precision {auto}, "
         f"attention {resolve_attention('auto', auto, torch.cuda.is_available()) or 'the model default'}"
     )
-    print("| setting | steps timed | median s/step | min | max | / fp32 (speed-up) |")
+    print(f"| setting | steps timed | median s/step | min | max | / {reference} (speed-up) |")
     print("|---|---|---|---|---|---|")
     for name, values in times.items():
         median = statistics.median(values)
