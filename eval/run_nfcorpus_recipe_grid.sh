@@ -24,7 +24,8 @@
 # without dropout, tokens256 again on the recipe as it now stands (stopped: 13.6 s a step, 4x the 128-token step, about
 # 74 minutes). batchpos: batch_positives (a passage of the step that is a known positive of a query is one of its
 # positives, not masked: about one more positive a query a step on NFCorpus). symmetric: symmetric_weight 1 (the
-# passage-to-query objective added with weight 1, GTE's bidirectional loss). tokens256sdpa: tokens256nd with PyTorch's
+# passage-to-query objective added with weight 1, GTE's bidirectional loss; an option since removed, a tie: its code
+# in commit d46c22d). tokens256sdpa: tokens256nd with PyTorch's
 # SDPA attention kernel, which at 256 tokens is faster than the eager one `attention: auto` picks under bf16.
 # One run after another (2 cores); a variant whose model is complete is not retrained, so the script can be rerun.
 # VARIANT@SEED trains the variant at another seed than 42, into runs/nfcorpus_grid/VARIANT_seedSEED.

@@ -97,13 +97,6 @@ class TrainConfig(StrictModel):
         "not only the max_positives drawn for it (off: such passages are masked). Where queries share many "
         "positives (NFCorpus) a step trains on more positives at no cost; not with positive_sources.",
     )
-    symmetric_weight: float = Field(
-        0.0,
-        ge=0,
-        description="Weight of the passage-to-query term (0 = off): the same objective with each passage "
-        "scoring the step's queries, the ones it is a positive of against the rest (GTE's bidirectional "
-        "loss, with several positives on both sides).",
-    )
     distill_weight: float = Field(
         0.0,
         ge=0,

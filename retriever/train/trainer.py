@@ -356,7 +356,6 @@ def _build_loss(config: TrainConfig, model):
         "distill_weight": config.distill_weight,
         "teacher_temperature": config.teacher_temperature,
         "batch_positives": config.batch_positives,
-        "symmetric_weight": config.symmetric_weight,
     }
     if name.startswith(CACHED_PREFIX):
         hparams["mini_batch_size"] = config.mini_batch_size

@@ -7,11 +7,7 @@ and negative masks of :func:`retriever.train.labels.build_masks`, and applies a 
 ``objective(scores [B, N], positive_mask, negative_mask) -> per-query loss [B]``. With
 ``batch_positives`` every passage of the step that is a known positive of a query is one of its active
 positives (not only those drawn for it); with ``normalize_by_positives`` each query's loss is divided by its
-number of active positives m; with ``symmetric_weight`` μ > 0 it gains the same objective from the passages'
-side, ``μ · mean_j ℓ_j`` over the passages j that are an active positive of some query, where ``ℓ_j`` is the
-objective of row j of the transposed score matrix (passage j against the step's local queries: the queries it is an
-active positive of are its positives, those it is not known to be relevant to its negatives); with
-``distill_weight`` λ > 0 it gains ``λ · KL_i``, the KL from the teacher's
+number of active positives m; with ``distill_weight`` λ > 0 it gains ``λ · KL_i``, the KL from the teacher's
 scores of the query's own passages (:mod:`retriever.train.losses.distillation`); the batch loss is the mean
 over queries. Scores and objectives are computed in at least float32, also under autocast.
 """
@@ -120,7 +116,6 @@ class MultiPositiveLoss(nn.Module):
         distill_weight: float = 0.0,
         teacher_temperature: float = 1.0,
         batch_positives: bool = False,
-        symmetric_weight: float = 0.0,
     ) -> None:
         """
         Args:
@@ -136,7 +131,6 @@ class MultiPositiveLoss(nn.Module):
             batch_positives: the labels' ``known_positive_ids`` are the active positives, so another query's
                 passage that query i is known to like is a positive of i rather than masked (not with a loss
                 that trains on one positive per query).
-            symmetric_weight: μ of the passage-to-query term (0 = off; >= 0; see the module docstring).
         """
         super().__init__()
         if not scale > 0:
@@ -147,8 +141,6 @@ class MultiPositiveLoss(nn.Module):
             raise ValueError(f"distill_weight must be >= 0, got {distill_weight}")
         if not teacher_temperature > 0:
             raise ValueError(f"teacher_temperature must be > 0, got {teacher_temperature}")
-        if not symmetric_weight >= 0:
-            raise ValueError(f"symmetric_weight must be >= 0, got {symmetric_weight}")
         if batch_positives and self.max_active_positives is not None:
             raise ValueError(f"batch_positives needs several positives a query; {self.name} trains on one")
         self.model = model
@@ -159,7 +151,6 @@ class MultiPositiveLoss(nn.Module):
         self.distill_weight = float(distill_weight)
         self.teacher_temperature = float(teacher_temperature)
         self.batch_positives = bool(batch_positives)
-        self.symmetric_weight = float(symmetric_weight)
 
     def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: dict[str, Tensor]) -> Tensor:
         from sentence_transformers.base.losses.merged_forward import embed_columns
@@ -192,21 +183,7 @@ class MultiPositiveLoss(nn.Module):
         if self.distill_weight > 0:
             per_query = per_query + self.distill_weight * self._teacher_kl(scores, passage_ids, labels)
         check_finite(per_query, scores, positive_mask, negative_mask, self.name)
-        if self.symmetric_weight > 0:
-            return per_query.mean() + self.symmetric_weight * self._passage_side(
-                scores, positive_mask, negative_mask
-            )
         return per_query.mean()
-
-    def _passage_side(self, scores: Tensor, positive_mask: Tensor, negative_mask: Tensor) -> Tensor:
-        """``mean_j ℓ_j`` of the objective on the transposed scores, over passages with an active positive."""
-        rows = positive_mask.any(0)
-        positives, negatives = positive_mask.T[rows], negative_mask.T[rows]
-        per_passage = self.objective(scores.T[rows], positives, negatives)
-        if self.normalize_by_positives:
-            per_passage = per_passage / positives.sum(-1)
-        check_finite(per_passage, scores.T[rows], positives, negatives, f"{self.name} (passage side)")
-        return per_passage.mean()
 
     def _teacher_kl(self, scores: Tensor, passage_ids: Tensor, labels: dict[str, Tensor]) -> Tensor:
         from retriever.train.losses.distillation import distillation_kl, teacher_matrix
@@ -227,7 +204,6 @@ class MultiPositiveLoss(nn.Module):
             "normalize_by_positives": self.normalize_by_positives,
             "gather_across_devices": self.gather_across_devices,
             **({"batch_positives": True} if self.batch_positives else {}),
-            **({"symmetric_weight": self.symmetric_weight} if self.symmetric_weight else {}),
             **self._distillation_config(),
         }
 
