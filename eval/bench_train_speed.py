@@ -123,7 +123,7 @@ def main() -> None:
     )
     print(
         f"defaults resolve to: precision {auto}, "
-        f"attention {resolve_attention('auto', auto, torch.cuda.is_available()) or 'the model default'}"
+        f"attention {resolve_attention('auto', auto, torch.cuda.is_available(), args.max_seq_length) or 'the model default'}"
     )
     print(f"| setting | steps timed | median s/step | min | max | / {reference} (speed-up) |")
     print("|---|---|---|---|---|---|")

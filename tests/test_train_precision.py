@@ -37,17 +37,22 @@ def test_auto_is_the_default_and_the_resolved_precision_is_recorded(monkeypatch,
 
 
 @pytest.mark.parametrize(
-    ("setting", "precision", "on_gpu", "expected"),
+    ("setting", "precision", "on_gpu", "tokens", "expected"),
     [
-        ("auto", "bf16", False, "eager"),
-        ("auto", "fp32", False, None),
-        ("auto", "bf16", True, None),
-        ("sdpa", "bf16", False, "sdpa"),
-        ("eager", "fp32", True, "eager"),
+        ("auto", "bf16", False, 128, "eager"),
+        ("auto", "bf16", False, 64, "eager"),
+        ("auto", "bf16", False, 256, None),  # SDPA is the faster kernel for longer passages
+        ("auto", "bf16", False, None, None),  # the model's own limit: not known to be short
+        ("auto", "fp32", False, 128, None),
+        ("auto", "bf16", True, 128, None),
+        ("sdpa", "bf16", False, 128, "sdpa"),
+        ("eager", "fp32", True, 512, "eager"),
     ],
 )
-def test_attention_kernel_is_eager_only_for_bf16_on_a_cpu(setting, precision, on_gpu, expected):
-    assert resolve_attention(setting, precision, on_gpu) == expected
+def test_attention_kernel_is_eager_only_for_short_bf16_passages_on_a_cpu(
+    setting, precision, on_gpu, tokens, expected
+):
+    assert resolve_attention(setting, precision, on_gpu, tokens) == expected
 
 
 def test_use_attention_switches_the_kernel_and_keeps_the_embeddings(tiny_bi_encoder):
@@ -65,7 +70,7 @@ def test_use_attention_switches_the_kernel_and_keeps_the_embeddings(tiny_bi_enco
     assert torch.allclose(before, after, atol=1e-5)
 
 
-def test_bf16_training_on_a_cpu_records_eager_attention_and_saves_the_default(
+def test_bf16_training_on_a_cpu_records_its_attention_kernel_and_saves_the_default(
     monkeypatch, tiny_bi_encoder, tmp_path
 ):
     import torch
@@ -75,7 +80,10 @@ def test_bf16_training_on_a_cpu_records_eager_attention_and_saves_the_default(
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     out = tmp_path / "bf16"
     data = write_tiny_training_file(tmp_path / "train.jsonl")
-    train(config(tiny_bi_encoder, data, out, max_steps=1, precision="bf16"))
+    train(config(tiny_bi_encoder, data, out, max_steps=1, precision="bf16", max_seq_length=128))
     assert json.loads((out / "train_config.json").read_text())["attention"] == "eager"
+    longer = tmp_path / "bf16_256"
+    train(config(tiny_bi_encoder, data, longer, max_steps=1, precision="bf16", max_seq_length=256))
+    assert json.loads((longer / "train_config.json").read_text())["attention"] == "auto"  # the model's SDPA
     default = load_bi_encoder(str(tiny_bi_encoder), device="cpu")[0].auto_model.config._attn_implementation
     assert load_bi_encoder(str(out), device="cpu")[0].auto_model.config._attn_implementation == default

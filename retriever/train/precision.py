@@ -8,10 +8,12 @@ The losses compute scores and objectives in float32 under any autocast (:mod:`re
 so only the encoder's matrix products run in bf16.
 
 Attention kernel while training (``attention``): ``auto`` picks transformers' ``eager`` attention (batched
-matrix products and a softmax) under bf16 on a CPU, and leaves the model's own (``sdpa``) everywhere else. On
-this CPU a bf16 trainer step took 0.557 of fp32's with eager attention against 0.590 with SDPA
-(``eval/bench_train_speed.py``; 0.40 against 0.51 in ``eval/probe_step_phases.py``, whose profile put the fused
-SDPA kernel's bf16 backward at a quarter of a step without dropout). Only training changes: a saved checkpoint
+matrix products and a softmax) under bf16 on a CPU for passages of at most :data:`EAGER_MAX_TOKENS` tokens, and
+leaves the model's own (``sdpa``) everywhere else, longer or unset (the model's own limit) token limits included.
+The kernels cross over with the length (``eval/bench_train_speed.py --settings 'defaults, no dropout' 'bf16, sdpa,
+no dropout'``, ``eval/output/train_speed_kernels_{128,256}.txt``): at 128 tokens an SDPA step took 1.42x the eager
+one (and 0.590 of fp32's against eager's 0.557 with dropout; ``eval/probe_step_phases.py`` put the fused SDPA
+kernel's bf16 backward at a quarter of a step), at 256 tokens 0.65x. Only training changes: a saved checkpoint
 loads with the model's default kernel.
 """
 
@@ -44,11 +46,18 @@ def resolve_precision(setting: PrecisionSetting) -> Precision:
     return "bf16" if cpu_has_native_bf16() else "fp32"
 
 
-def resolve_attention(setting: AttentionSetting, precision: Precision, on_gpu: bool) -> str | None:
+EAGER_MAX_TOKENS = 128
+"""The longest training token limit at which ``auto`` picks the eager kernel (bf16 on a CPU)."""
+
+
+def resolve_attention(
+    setting: AttentionSetting, precision: Precision, on_gpu: bool, max_seq_length: int | None
+) -> str | None:
     """The attention kernel to train with (as in the module docstring); None keeps the model's own."""
     if setting != "auto":
         return setting
-    return "eager" if precision == "bf16" and not on_gpu else None
+    short = max_seq_length is not None and max_seq_length <= EAGER_MAX_TOKENS
+    return "eager" if precision == "bf16" and not on_gpu and short else None
 
 
 def use_attention(model, implementation: str | None) -> None:

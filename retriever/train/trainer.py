@@ -329,7 +329,9 @@ def resolve_kernels(config: TrainConfig) -> tuple[str, str | None]:
     import torch
 
     precision = resolve_precision(config.precision)
-    return precision, resolve_attention(config.attention, precision, torch.cuda.is_available())
+    return precision, resolve_attention(
+        config.attention, precision, torch.cuda.is_available(), config.max_seq_length
+    )
 
 
 def load_training_model(source: str, config: TrainConfig, attention: str | None):
