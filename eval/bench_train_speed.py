@@ -114,7 +114,7 @@ def main() -> None:
             times[setting] += step_times(args, data, setting, work / f"run{run}")
             print(f"run {run} {setting}: {times[setting][-1]:.2f} s/step (last)", flush=True)
     reference = "fp32" if "fp32" in times else args.settings[0]
-    fp32 = statistics.median(times[reference])
+    reference_median = statistics.median(times[reference])
     auto = resolve_precision("auto")
     print(
         f"\nTrainer step time, {args.loss}, {args.batch_size} queries x ({args.max_positives} positives + "
@@ -131,7 +131,7 @@ def main() -> None:
         median = statistics.median(values)
         print(
             f"| {name} | {len(values)} | {median:.3f} | {min(values):.3f} | {max(values):.3f} | "
-            f"{median / fp32:.3f} ({fp32 / median:.2f}x) |"
+            f"{median / reference_median:.3f} ({reference_median / median:.2f}x) |"
         )
 
 

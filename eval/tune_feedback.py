@@ -3,7 +3,7 @@ split, over several models at once (seeds of one recipe): the way a user would s
 
 For every model the corpus vectors come from the embedding cache (encoded once if missing), the queries of
 ``--split`` are searched plainly and with every (depth, weight) of the grid
-(:func:`retriever.retrieval.search.dense_search`, depth 1000, self-hits removed as BEIR does, nDCG@10 by
+(:func:`retriever.retrieval.search.with_feedback`, the queries encoded once per model, depth 1000, self-hits removed as BEIR does, nDCG@10 by
 :func:`retriever.eval.metrics.evaluate_run`); the table gives each setting's nDCG@10 per model, their mean, and
 the paired difference from the plain search (95% interval over the queries, :mod:`retriever.eval.significance`)
 per model. The setting with the best mean is marked; read test once for it with ``retriever eval``.
@@ -22,7 +22,7 @@ from retriever.retrieval.config import EncoderConfig, FeedbackConfig
 from retriever.retrieval.dense_index import DenseIndex
 from retriever.retrieval.embedding_cache import EmbeddingCache
 from retriever.retrieval.encoder import Encoder
-from retriever.retrieval.search import corpus_embeddings, dense_search
+from retriever.retrieval.search import corpus_embeddings, vector_search, with_feedback
 
 METRIC = "nDCG@10"
 DEPTH = 1000
@@ -49,10 +49,11 @@ def main() -> None:
     scores: dict[str, list[dict[str, float]]] = {}  # setting -> per model, per-query nDCG@10
     for model in args.model:
         encoder = Encoder(model, EncoderConfig())
-        vectors = corpus_embeddings(encoder, dataset.corpus, cache)
-        index = DenseIndex.build(vectors, list(dataset.corpus.ids))
+        index = DenseIndex.build(corpus_embeddings(encoder, dataset.corpus, cache), list(dataset.corpus.ids))
+        vectors = encoder.encode_queries(list(queries.values()))  # once: every setting moves these
         for setting in [None, *grid]:
-            run = remove_self_hits(dense_search(encoder, index, queries, DEPTH, setting))
+            moved = with_feedback(index, vectors, setting, encoder.normalized)
+            run = remove_self_hits(vector_search(index, list(queries), moved, DEPTH))
             result = evaluate_run(dataset.qrels, run, [METRIC]).per_query
             scores.setdefault(name(setting), []).append({q: v[METRIC] for q, v in result.items()})
     plain = scores["plain"]

@@ -50,10 +50,18 @@ def dense_search(
     if not queries:
         return {}
     vectors = encoder.encode_queries(list(queries.values()))
-    if feedback is not None and feedback.depth > 0:
-        _, rows = index.search(vectors, feedback.depth)
-        vectors = rocchio(vectors, index.vectors(rows), rows >= 0, feedback.weight, encoder.normalized)
-    return vector_search(index, list(queries), vectors, k)
+    return vector_search(index, list(queries), with_feedback(index, vectors, feedback, encoder.normalized), k)
+
+
+def with_feedback(
+    index: DenseIndex, vectors: np.ndarray, feedback: FeedbackConfig | None, normalize: bool
+) -> np.ndarray:
+    """Query ``vectors`` moved by :func:`rocchio` towards their top ``feedback.depth`` documents in ``index``
+    (their vectors read back from it); unchanged when ``feedback`` is None or off."""
+    if feedback is None or feedback.depth == 0:
+        return vectors
+    _, rows = index.search(vectors, feedback.depth)
+    return rocchio(vectors, index.vectors(rows), rows >= 0, feedback.weight, normalize)
 
 
 def rocchio(
