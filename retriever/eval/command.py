@@ -76,6 +76,8 @@ def eval_command(
     ] = None,
     feedback_depth: Annotated[int | None, OPTIONS.common("--feedback-depth", "feedback.")] = None,
     feedback_weight: Annotated[float | None, OPTIONS.common("--feedback-weight", "feedback.")] = None,
+    expand_with: Annotated[str | None, OPTIONS.common("--expand-with", "expansion.")] = None,
+    expansion_weight: Annotated[float | None, OPTIONS.common("--expansion-weight", "expansion.")] = None,
     style: Annotated[
         str | None, option("--style", help="Metric set: auto (from the data), beir, msmarco or nq.")
     ] = None,

@@ -22,6 +22,7 @@ from retriever.config import StrictModel
 from retriever.retrieval.config import (
     BM25Config,
     EncoderConfig,
+    ExpansionConfig,
     FeedbackConfig,
     FusionConfig,
     IndexConfig,
@@ -84,4 +85,8 @@ class EvalConfig(EvalSettings):
     split: str | None = Field(None, description="qrels split; None: test, or the only split present.")
     models: list[str] = Field(
         default_factory=list, description="Bi-encoder names or paths; dense and hybrid need one."
+    )
+    expansion: ExpansionConfig = Field(
+        default_factory=ExpansionConfig,
+        description="Document expansion with the labelled queries of another split (off by default).",
     )

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
     from retriever.retrieval.encoder import Encoder
+    from retriever.retrieval.expansion import DocumentExpansion
 
 ACCURACY_NAMES = [f"Accuracy@{k}" for k in ANSWER_KS]
 MSMARCO_NAME = re.compile(r"ms-?marco|trec[-_]?dl|dl-?(19|20)", re.IGNORECASE)
@@ -153,19 +154,23 @@ def model_labels(models: Sequence[str | SentenceTransformer]) -> list[str]:
     return labels
 
 
-def _system_name(retriever: str, label: str | None, several_models: bool, feedback: bool = False) -> str:
-    """``dense``, ``hybrid:<model>`` ... (the model only when several are compared); ``dense+prf`` and
-    ``hybrid+prf`` when the dense run used pseudo-relevance feedback."""
-    retriever = f"{retriever}+prf" if feedback else retriever
+def _system_name(retriever: str, label: str | None, several_models: bool, *variants: str) -> str:
+    """``dense``, ``hybrid:<model>`` ... (the model only when several are compared), with the ``variants`` that
+    changed the run joined on: ``dense+docexp+prf`` when the documents were expanded with labelled queries and
+    the dense run used pseudo-relevance feedback."""
+    retriever = "+".join([retriever, *variants])
     return retriever if label is None or not several_models else f"{retriever}:{label}"
 
 
 class _Evaluation:
     """One call of :func:`evaluate`: holds the dataset, shared indexes and runs while systems are built."""
 
-    def __init__(self, config: EvalSettings, dataset: Dataset, source: str | None) -> None:
+    def __init__(
+        self, config: EvalSettings, dataset: Dataset, source: str | None, expansion: DocumentExpansion | None
+    ) -> None:
         self.config = config
         self.dataset = dataset
+        self.expansion = expansion
         self.queries = dataset.judged_queries()
         self.style = resolve_style(config, dataset, source)
         self.metric_names, self.threshold = metric_plan(config, dataset, self.style)
@@ -198,7 +203,8 @@ class _Evaluation:
 
             timer = Timer()
             with timer("bm25_index"):
-                index = BM25Index.build(self.dataset.corpus, self.config.bm25)
+                corpus = self.expansion.corpus(self.dataset.corpus) if self.expansion else self.dataset.corpus
+                index = BM25Index.build(corpus, self.config.bm25)
             with timer("bm25_search"):
                 run = bm25_search(index, self.queries, self.depth)
             self._bm25 = (run, timer.seconds)
@@ -214,6 +220,9 @@ class _Evaluation:
         timer = Timer()
         with timer("encode_corpus"):
             vectors = corpus_embeddings(encoder, self.dataset.corpus, cache)
+        if self.expansion is not None:
+            with timer("expand"):  # the labelled queries encoded, the documents moved towards them
+                vectors = self.expansion.vectors(vectors, list(self.dataset.corpus.ids), encoder)
         with timer("build_index"):
             index = DenseIndex.build(vectors, list(self.dataset.corpus.ids), self.config.index)
         with timer("search"):  # query encoding + FAISS search (twice with feedback)
@@ -254,7 +263,8 @@ def encode_on_all_ranks(config: EvalConfig) -> bool:
 
 
 def evaluate(config: EvalConfig) -> EvalReport:
-    """Load ``config.data`` (its ``split``) and evaluate ``config.models`` on it (:func:`evaluate_systems`)."""
+    """Load ``config.data`` (its ``split``, and the ``expansion`` split's labelled queries when set) and evaluate
+    ``config.models`` on it (:func:`evaluate_systems`)."""
     from retriever.data.loader import load_dataset
 
     if config.output:
@@ -262,7 +272,28 @@ def evaluate(config: EvalConfig) -> EvalReport:
     timer = Timer()
     with timer("load_data"):
         dataset = load_dataset(config.data, config.split)
-    return evaluate_systems(config, dataset, config.models, source=config.data, timer=timer)
+        expansion = labelled_expansion(config, dataset)
+    return evaluate_systems(
+        config, dataset, config.models, source=config.data, timer=timer, expansion=expansion
+    )
+
+
+def labelled_expansion(config: EvalConfig, dataset: Dataset) -> DocumentExpansion | None:
+    """The documents' labelled queries from ``config.expansion.split`` of ``config.data`` (None when off);
+    refused when that is the split being evaluated, whose labels would then be read as its answers."""
+    from retriever.data.loader import load_dataset
+    from retriever.retrieval.expansion import DocumentExpansion
+
+    split = config.expansion.split
+    if split is None:
+        return None
+    if split == dataset.split:
+        raise InputError(
+            f"expanding the documents with the queries of {split!r}, the split being evaluated, reads their "
+            "labels as answers: expand with another split (e.g. train)",
+            field="expansion.split",
+        )
+    return DocumentExpansion.from_dataset(load_dataset(config.data, split), config.expansion.weight)
 
 
 def evaluate_systems(
@@ -272,27 +303,31 @@ def evaluate_systems(
     *,
     source: str | None = None,
     timer: Timer | None = None,
+    expansion: DocumentExpansion | None = None,
 ) -> EvalReport:
     """Run and score every system of ``config`` on a loaded ``dataset`` with ``models`` (names, paths or
     loaded SentenceTransformers); write the outputs when ``config.output`` is set. ``source`` is where the
-    dataset came from (recorded in the report, and read for the MS MARCO layout by ``style: auto``)."""
+    dataset came from (recorded in the report, and read for the MS MARCO layout by ``style: auto``);
+    ``expansion`` expands the documents of every index (BM25 and dense) with labelled queries."""
     from retriever.retrieval.encoder import Encoder
     from retriever.retrieval.fusion import fuse
 
     if config.output:
         require_output_dir(config.output)
     timer = timer or Timer()
-    evaluation = _Evaluation(config, dataset, source)
+    evaluation = _Evaluation(config, dataset, source, expansion)
     model_list = list(models)
     dense_wanted = set(config.retrievers) & {"dense", "hybrid"}
     if dense_wanted and not model_list:
         raise InputError("dense and hybrid retrieval need at least one model (--model)", field="models")
     results: dict[tuple[str, int], SystemResult] = {}  # (retriever, model position) -> result
+    expanded = ["docexp"] if expansion is not None else []
+    dense_variants = expanded + (["prf"] if config.feedback.depth > 0 else [])
     if "bm25" in config.retrievers:
-        results["bm25", 0] = evaluation.system("bm25", "bm25", None, *evaluation.bm25_run())
+        bm25_name = _system_name("bm25", None, False, *expanded)
+        results["bm25", 0] = evaluation.system(bm25_name, "bm25", None, *evaluation.bm25_run())
     several = len(model_list) > 1
     labels = model_labels(model_list)
-    feedback = config.feedback.depth > 0
     for position, model in enumerate(model_list if dense_wanted else []):  # one model in memory at a time
         label = labels[position]
         model_timer = Timer()
@@ -302,7 +337,7 @@ def evaluate_systems(
         dense_timings = {**model_timer.seconds, **dense_timings}
         described = encoder.describe()
         if "dense" in config.retrievers:
-            name = _system_name("dense", label, several, feedback)
+            name = _system_name("dense", label, several, *dense_variants)
             results["dense", position] = evaluation.system(
                 name, "dense", label, dense, dense_timings, encoder=described
             )
@@ -312,7 +347,7 @@ def evaluate_systems(
             with fuse_timer("fuse"):
                 fused = fuse(dense, lexical, config.fusion, config.k)
             timings = {**dense_timings, **lexical_timings, **fuse_timer.seconds}
-            name = _system_name("hybrid", label, several, feedback)
+            name = _system_name("hybrid", label, several, *dense_variants)
             results["hybrid", position] = evaluation.system(
                 name, "hybrid", label, fused, timings, encoder=described
             )

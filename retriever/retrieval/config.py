@@ -98,3 +98,18 @@ class FeedbackConfig(StrictModel):
 
     depth: int = Field(0, ge=0, description="Documents of the first search fed back into the query; 0 = off.")
     weight: float = Field(0.5, gt=0, description="Weight of their mean vector against the query's (1).")
+
+
+class ExpansionConfig(StrictModel):
+    """Document expansion with labelled queries, doc2query with real queries in place of generated ones: every
+    document that queries of ``split`` are labelled relevant to (qrels grade >= 1) gets their texts appended for
+    BM25, and its vector moved towards theirs for dense retrieval, ``d' = d + weight * mean_{q in Q(d)} q``
+    (unit length again for cosine models); other documents are left as they are
+    (:mod:`retriever.retrieval.expansion`). The queries evaluated or served must not be among them."""
+
+    split: str | None = Field(
+        None, description="Split whose labelled queries expand the documents, e.g. train; None = off."
+    )
+    weight: float = Field(
+        2.0, gt=0, description="Dense: weight of the mean labelled-query vector against the document's (1)."
+    )

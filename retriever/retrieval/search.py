@@ -70,8 +70,13 @@ def rocchio(
     """``q'_i = q_i + weight * mean_{j: filled[i, j]} neighbours[i, j]`` (``neighbours`` ``[B, depth, D]``; a
     query with no filled slot keeps its vector), rescaled to unit length when ``normalize`` (cosine models)."""
     counts = np.maximum(filled.sum(1, keepdims=True), 1)
-    fed_back = (neighbours * filled[..., None]).sum(1) / counts
-    moved = np.asarray(queries, dtype=np.float32) + weight * fed_back
+    return moved_towards(queries, (neighbours * filled[..., None]).sum(1) / counts, weight, normalize)
+
+
+def moved_towards(vectors: np.ndarray, targets: np.ndarray, weight: float, normalize: bool) -> np.ndarray:
+    """``vectors + weight * targets`` row by row (float32), rescaled to unit length when ``normalize``; a zero
+    target row leaves its vector where it is."""
+    moved = np.asarray(vectors, dtype=np.float32) + weight * np.asarray(targets, dtype=np.float32)
     if normalize:
         moved /= np.linalg.norm(moved, axis=1, keepdims=True)
     return moved

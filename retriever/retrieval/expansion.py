@@ -1,0 +1,72 @@
+"""Document expansion with labelled queries (:class:`~retriever.retrieval.config.ExpansionConfig`).
+
+A labelled query is evidence of what a document answers, in the words users ask it in. doc2query appends
+generated queries to a document's text; with real ones at hand (a training split's qrels) this module appends
+those for BM25, and for dense retrieval moves the document's vector towards their mean:
+
+    d' = d + weight * (1 / |Q(d)|) * sum_{q in Q(d)} q        (then unit length again for cosine models)
+
+where ``Q(d)`` are the labelled queries relevant to ``d`` (grade >= 1). Documents without one are unchanged,
+so the expansion only ever adds what the labels say. The queries searched must be others than these (eval
+refuses to expand with the split it evaluates).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from retriever.data.dataset import Corpus, Dataset
+from retriever.retrieval.encoder import Encoder
+from retriever.retrieval.search import moved_towards
+
+
+@dataclass(frozen=True)
+class DocumentExpansion:
+    """The labelled queries of each document (doc id -> query texts) and the dense weight."""
+
+    queries: dict[str, list[str]]
+    weight: float
+    split: str | None = None
+
+    @classmethod
+    def from_dataset(cls, labelled: Dataset, weight: float) -> DocumentExpansion:
+        """The judged queries of ``labelled`` (a split's qrels) grouped by the documents they are relevant to,
+        in qrels order; documents outside ``labelled.corpus`` are skipped."""
+        queries: dict[str, list[str]] = {}
+        known = labelled.corpus.position
+        for query_id, text in labelled.judged_queries().items():
+            for doc_id, grade in labelled.qrels.get(query_id, {}).items():
+                if grade >= 1 and doc_id in known:
+                    queries.setdefault(doc_id, []).append(text)
+        return cls(queries, weight, labelled.split)
+
+    def corpus(self, corpus: Corpus) -> Corpus:
+        """``corpus`` with each document's labelled queries appended to its text, one space apart."""
+        texts = [
+            " ".join([text, *self.queries[doc_id]]) if doc_id in self.queries else text
+            for doc_id, text in zip(corpus.ids, corpus.texts, strict=True)
+        ]
+        return Corpus(list(corpus.ids), list(corpus.titles), texts)
+
+    def vectors(self, vectors: np.ndarray, ids: list[str], encoder: Encoder) -> np.ndarray:
+        """The document ``vectors`` (row i is ``ids[i]``) moved towards their labelled queries' mean vector (the
+        module's formula); each distinct query text is encoded once."""
+        from scipy.sparse import csr_matrix
+
+        texts = sorted({text for queries in self.queries.values() for text in queries})
+        if not texts:
+            return np.asarray(vectors, dtype=np.float32)
+        column = {text: i for i, text in enumerate(texts)}
+        rows, columns = [], []
+        for row, doc_id in enumerate(ids):
+            for text in self.queries.get(doc_id, ()):
+                rows.append(row)
+                columns.append(column[text])
+        incidence = csr_matrix(
+            (np.ones(len(rows), dtype=np.float32), (rows, columns)), (len(ids), len(texts))
+        )
+        counts = np.maximum(np.asarray(incidence.sum(axis=1)), 1)
+        means = np.asarray(incidence @ encoder.encode_queries(texts)) / counts
+        return moved_towards(vectors, means, self.weight, encoder.normalized)
