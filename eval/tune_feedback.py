@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import argparse
 
+from tuning_table import METRIC, print_tuning_table
+
 from retriever.data.loader import load_dataset
 from retriever.eval.metrics import evaluate_run, remove_self_hits
-from retriever.eval.significance import paired_difference
 from retriever.retrieval.config import EncoderConfig, FeedbackConfig
 from retriever.retrieval.dense_index import DenseIndex
 from retriever.retrieval.embedding_cache import EmbeddingCache
 from retriever.retrieval.encoder import Encoder
 from retriever.retrieval.search import corpus_embeddings, vector_search, with_feedback
 
-METRIC = "nDCG@10"
 DEPTH = 1000
 
 
@@ -56,35 +56,11 @@ def main() -> None:
             run = remove_self_hits(vector_search(index, list(queries), moved, DEPTH))
             result = evaluate_run(dataset.qrels, run, [METRIC]).per_query
             scores.setdefault(name(setting), []).append({q: v[METRIC] for q, v in result.items()})
-    plain = scores["plain"]
-    best = max((name(s) for s in grid), key=lambda n: mean_over_models(scores[n]))
-    header = " | ".join(f"model {i + 1}" for i in range(len(args.model)))
-    print(
-        f"{args.split} {METRIC}; models: " + ", ".join(f"{i + 1} = `{m}`" for i, m in enumerate(args.model))
-    )
-    print(f"\n| feedback | {header} | mean | - plain per model [95% CI], p |")
-    print("|---|" + "---|" * (len(args.model) + 2))
-    for setting, per_model in scores.items():
-        values = " | ".join(f"{mean(q):.4f}" for q in per_model)
-        versus = (
-            ""
-            if setting == "plain"
-            else "; ".join(str(paired_difference(a, b)) for a, b in zip(per_model, plain, strict=True))
-        )
-        shown = f"**{setting}** (best)" if setting == best else setting
-        print(f"| {shown} | {values} | {mean_over_models(per_model):.4f} | {versus} |")
+    print_tuning_table(f"{args.split} {METRIC}", args.model, scores, "plain", "feedback")
 
 
 def name(setting: FeedbackConfig | None) -> str:
     return "plain" if setting is None else f"depth {setting.depth}, weight {setting.weight:g}"
-
-
-def mean(values: dict[str, float]) -> float:
-    return sum(values.values()) / len(values)
-
-
-def mean_over_models(per_model: list[dict[str, float]]) -> float:
-    return sum(mean(q) for q in per_model) / len(per_model)
 
 
 if __name__ == "__main__":

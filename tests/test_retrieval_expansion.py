@@ -95,3 +95,38 @@ def test_eval_expands_both_indexes_and_names_the_systems(labelled, tmp_path, tin
 def test_expanding_with_the_split_evaluated_is_refused(labelled, tmp_path):
     with pytest.raises(InputError, match="the split being evaluated"):
         evaluate(config(labelled, tmp_path, retrievers=["bm25"], split="train", expansion={"split": "train"}))
+
+
+def test_a_saved_expanded_index_answers_as_eval_does(labelled, tmp_path, tiny_bi_encoder):
+    from retriever.index.config import IndexBuildConfig
+    from retriever.index.directory import build_index, load_index
+
+    expansion = {"split": "train", "weight": 0.5}
+    built = IndexBuildConfig(
+        model=str(tiny_bi_encoder),
+        data=str(labelled),
+        output=tmp_path / "index",
+        encoder={"device": "cpu"},
+        bm25={},
+        expansion=expansion,
+        cache_dir=tmp_path / "cache",
+    )
+    loaded = load_index(build_index(built), device="cpu")
+    assert loaded.manifest["expansion"] == {"split": "train", "weight": 0.5, "documents": 2, "labels": 3}
+    assert loaded.documents.get(["d4"])[0] == DOCS["d4"]  # served as written, without the queries
+    report = evaluate(
+        config(
+            labelled,
+            tmp_path,
+            models=[str(tiny_bi_encoder)],
+            k=5,
+            split="test",
+            retrievers=["bm25", "dense", "hybrid"],
+            expansion=expansion,
+        )
+    )
+    queries = load_dataset(str(labelled), "test").judged_queries()
+    for system in report.systems:
+        served = loaded.search(list(queries.values()), k=5, retriever=system.retriever)
+        for qid, hits in zip(queries, served, strict=True):
+            assert [doc for doc, _ in hits] == list(system.run[qid]), system.name

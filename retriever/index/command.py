@@ -68,6 +68,8 @@ def index_command(
         str | None,
         OPTIONS.common("--precision", "encoder."),
     ] = None,
+    expand_with: Annotated[str | None, OPTIONS.common("--expand-with", "expansion.")] = None,
+    expansion_weight: Annotated[float | None, OPTIONS.common("--expansion-weight", "expansion.")] = None,
     cache: Annotated[
         bool | None,
         OPTIONS.option("--cache/--no-cache", help="Read and write the on-disk embedding cache."),

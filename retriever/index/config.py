@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field, model_validator
 
 from retriever.config import StrictModel
-from retriever.retrieval.config import BM25Config, EncoderConfig, IndexConfig
+from retriever.retrieval.config import BM25Config, EncoderConfig, ExpansionConfig, IndexConfig
 
 
 class IndexBuildConfig(StrictModel):
@@ -20,6 +20,11 @@ class IndexBuildConfig(StrictModel):
     index: IndexConfig = Field(default_factory=IndexConfig)
     bm25: BM25Config | None = Field(
         None, description="Also save a BM25 index (needed for bm25/hybrid serving)."
+    )
+    expansion: ExpansionConfig = Field(
+        default_factory=ExpansionConfig,
+        description="Document expansion with the labelled queries of a split (off by default); the split's "
+        "queries are then no fair test of the index.",
     )
     cache: bool = Field(True, description="Read and write corpus vectors in the on-disk embedding cache.")
     cache_dir: Path | None = Field(None, description="Embedding cache root (default $RETRIEVER_CACHE_HOME).")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from retriever.data.dataset import Corpus
 from retriever.errors import InputError, first_line
@@ -32,6 +32,9 @@ from retriever.retrieval.bm25 import BM25Index
 from retriever.retrieval.config import EncoderConfig, FusionConfig
 from retriever.retrieval.dense_index import DenseIndex
 from retriever.retrieval.encoder import Encoder
+
+if TYPE_CHECKING:
+    from retriever.retrieval.expansion import DocumentExpansion
 
 DOCS, DENSE, BM25 = "docs.arrow", "dense", "bm25"
 ENCODER_SETTINGS = (
@@ -74,8 +77,10 @@ def save_index_dir(
     corpus: Corpus,
     dataset: dict[str, str],
     bm25: BM25Index | None = None,
+    expansion: DocumentExpansion | None = None,
 ) -> Path:
-    """Write an index directory (which must be absent or empty); the manifest goes last."""
+    """Write an index directory (which must be absent or empty); the manifest goes last. ``corpus`` is the
+    documents as served (without the ``expansion`` the indexes were built with, which the manifest records)."""
     directory = Path(directory)
     check_output_dir(directory)
     if dense.ids != list(corpus.ids):
@@ -85,7 +90,7 @@ def save_index_dir(
     dense.save(directory / DENSE)
     if bm25 is not None:
         bm25.save(directory / BM25)
-    manifest = build_manifest(encoder, dense, corpus, dataset, bm25)
+    manifest = build_manifest(encoder, dense, corpus, dataset, bm25, expansion)
     (directory / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return directory
 
@@ -106,20 +111,28 @@ def encode_on_all_ranks(config: IndexBuildConfig) -> bool:
 
 def build_index(config: IndexBuildConfig) -> Path:
     """Load ``config.data``'s corpus, encode it (through the embedding cache unless ``config.cache`` is off),
-    build the FAISS index (and BM25 when configured) and save the directory ``config.output``."""
+    build the FAISS index (and BM25 when configured), both expanded with the labelled queries of
+    ``config.expansion.split`` when set, and save the directory ``config.output``."""
     from retriever.data.loader import load_dataset
     from retriever.retrieval.embedding_cache import EmbeddingCache
+    from retriever.retrieval.expansion import DocumentExpansion
     from retriever.retrieval.search import index_corpus
 
     check_output_dir(config.output)
     dataset = load_dataset(config.data)
+    expansion = None
+    if config.expansion.split is not None:
+        labelled = load_dataset(config.data, config.expansion.split)
+        expansion = DocumentExpansion.from_dataset(labelled, config.expansion.weight)
     encoder = Encoder(config.model, config.encoder)
     cache = EmbeddingCache(config.cache_dir) if config.cache else None
-    dense = index_corpus(encoder, dataset.corpus, config.index, cache)
-    bm25 = BM25Index.build(dataset.corpus, config.bm25) if config.bm25 is not None else None
+    dense = index_corpus(encoder, dataset.corpus, config.index, cache, expansion)
+    bm25 = None
+    if config.bm25 is not None:
+        bm25 = BM25Index.build(expansion.corpus(dataset.corpus) if expansion else dataset.corpus, config.bm25)
     source = Path(config.data).expanduser()
     described = {"name": dataset.name, "source": str(source.resolve()) if source.exists() else config.data}
-    return save_index_dir(config.output, encoder, dense, dataset.corpus, described, bm25)
+    return save_index_dir(config.output, encoder, dense, dataset.corpus, described, bm25, expansion)
 
 
 def _load_dense(directory: Path, use_gpu: bool) -> DenseIndex:

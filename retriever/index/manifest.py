@@ -5,7 +5,9 @@ Fields: ``format``/``format_version``; ``created`` (UTC ISO time); ``model`` (na
 ``source``, ``identity`` = the embedding-cache identity, and ``fingerprint`` = the model's vectors for
 :data:`PROBE_TEXTS`); ``encoder`` (similarity, normalization, dimension, max length, prompts, title
 separator); ``dimension``, ``similarity``, ``normalized``; ``index`` (type and parameters); ``corpus``
-(dataset name, source, fingerprint, documents); ``bm25`` (its config, or null); ``versions``.
+(dataset name, source, fingerprint, documents); ``bm25`` (its config, or null); ``expansion`` (the split
+whose labelled queries expanded the documents, the dense weight and how many documents they reached, or null);
+``versions``.
 
 The fingerprint compares behaviour, not files, so a copied or re-saved model passes and a different model with
 the same dimension fails (max absolute difference above :data:`FINGERPRINT_TOLERANCE`).
@@ -16,7 +18,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,6 +28,9 @@ from retriever.provenance import library_versions
 from retriever.retrieval.bm25 import BM25Index
 from retriever.retrieval.dense_index import DenseIndex
 from retriever.retrieval.encoder import Encoder
+
+if TYPE_CHECKING:
+    from retriever.retrieval.expansion import DocumentExpansion
 
 FORMAT = "retriever-index"
 FORMAT_VERSION = 1
@@ -44,7 +49,12 @@ def model_fingerprint(encoder: Encoder) -> list[list[float]]:
 
 
 def build_manifest(
-    encoder: Encoder, dense: DenseIndex, corpus: Corpus, dataset: dict[str, str], bm25: BM25Index | None
+    encoder: Encoder,
+    dense: DenseIndex,
+    corpus: Corpus,
+    dataset: dict[str, str],
+    bm25: BM25Index | None,
+    expansion: DocumentExpansion | None = None,
 ) -> dict[str, Any]:
     """The manifest of an index built from ``encoder`` over ``corpus`` (see the module doc)."""
     described = encoder.describe()
@@ -65,6 +75,7 @@ def build_manifest(
         "index": {"type": dense.config.type, "params": dense.config.model_dump(), "size": len(dense)},
         "corpus": {**dataset, "fingerprint": corpus.fingerprint, "documents": len(corpus)},
         "bm25": bm25.config.model_dump() if bm25 is not None else None,
+        "expansion": expansion.describe() if expansion is not None else None,
         "versions": library_versions(),
     }
 

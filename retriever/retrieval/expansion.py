@@ -42,6 +42,11 @@ class DocumentExpansion:
                     queries.setdefault(doc_id, []).append(text)
         return cls(queries, weight, labelled.split)
 
+    def describe(self) -> dict[str, object]:
+        """What an index manifest records: the split, the weight, and how many documents and labels."""
+        labels = sum(len(queries) for queries in self.queries.values())
+        return {"split": self.split, "weight": self.weight, "documents": len(self.queries), "labels": labels}
+
     def corpus(self, corpus: Corpus) -> Corpus:
         """``corpus`` with each document's labelled queries appended to its text, one space apart."""
         texts = [

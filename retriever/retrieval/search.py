@@ -6,6 +6,8 @@ These are the entry points eval, mining and serving share: build the index once 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from retriever.data.dataset import Corpus, Run
@@ -15,6 +17,9 @@ from retriever.retrieval.dense_index import DenseIndex
 from retriever.retrieval.embedding_cache import EmbeddingCache
 from retriever.retrieval.encoder import Encoder
 from retriever.retrieval.fusion import fuse
+
+if TYPE_CHECKING:
+    from retriever.retrieval.expansion import DocumentExpansion
 
 
 def corpus_embeddings(encoder: Encoder, corpus: Corpus, cache: EmbeddingCache | None = None):
@@ -29,10 +34,14 @@ def index_corpus(
     corpus: Corpus,
     config: IndexConfig | None = None,
     cache: EmbeddingCache | None = None,
+    expansion: DocumentExpansion | None = None,
 ) -> DenseIndex:
-    """Encode ``corpus`` (through ``cache`` when given) and build a :class:`DenseIndex` over it; the index
-    metadata records the encoder description and the corpus fingerprint."""
+    """Encode ``corpus`` (through ``cache`` when given), move the vectors towards the documents' labelled
+    queries when ``expansion`` is given, and build a :class:`DenseIndex` over them; the index metadata records
+    the encoder description and the corpus fingerprint."""
     embeddings = corpus_embeddings(encoder, corpus, cache)
+    if expansion is not None:
+        embeddings = expansion.vectors(embeddings, list(corpus.ids), encoder)
     metadata = {"encoder": encoder.describe(), "corpus_fingerprint": corpus.fingerprint}
     return DenseIndex.build(embeddings, list(corpus.ids), config, metadata)
 
