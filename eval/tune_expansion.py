@@ -32,7 +32,7 @@ from retriever.retrieval.dense_index import DenseIndex
 from retriever.retrieval.embedding_cache import EmbeddingCache
 from retriever.retrieval.encoder import Encoder
 from retriever.retrieval.expansion import DocumentExpansion
-from retriever.retrieval.search import corpus_embeddings, vector_search
+from retriever.retrieval.search import corpus_embeddings, moved_towards, vector_search
 
 DEPTH = 1000
 
@@ -52,16 +52,17 @@ def main() -> None:
     searched, labelled = split_queries(args)
     queries = searched.judged_queries()
     ids = list(searched.corpus.ids)
-    expansion = DocumentExpansion.from_dataset(labelled, 1.0)
+    expansion = DocumentExpansion.from_dataset(labelled, weight=1.0)  # weight unused: the grid gives it
     scores: dict[str, list[dict[str, float]]] = {}  # setting -> per model, per-query nDCG@10
     for model in args.model:
         encoder = Encoder(model, EncoderConfig())
         documents = corpus_embeddings(encoder, searched.corpus, EmbeddingCache())
         vectors = encoder.encode_queries(list(queries.values()))
+        means = expansion.query_means(ids, encoder)  # once: every weight moves the documents towards these
         for weight in [None, *map(float, args.weights.split(","))]:
-            moved = documents
-            if weight is not None:
-                moved = dataclasses.replace(expansion, weight=weight).vectors(documents, ids, encoder)
+            moved = (
+                documents if weight is None else moved_towards(documents, means, weight, encoder.normalized)
+            )
             run = vector_search(DenseIndex.build(moved, ids), list(queries), vectors, DEPTH)
             name = "plain" if weight is None else f"weight {weight:g}"
             scores.setdefault(name, []).append(per_query(searched, run))

@@ -57,12 +57,17 @@ class DocumentExpansion:
 
     def vectors(self, vectors: np.ndarray, ids: list[str], encoder: Encoder) -> np.ndarray:
         """The document ``vectors`` (row i is ``ids[i]``) moved towards their labelled queries' mean vector (the
-        module's formula); each distinct query text is encoded once."""
+        module's formula)."""
+        return moved_towards(vectors, self.query_means(ids, encoder), self.weight, encoder.normalized)
+
+    def query_means(self, ids: list[str], encoder: Encoder) -> np.ndarray:
+        """Row i: the mean vector of document ``ids[i]``'s labelled queries (zeros without any); each distinct
+        query text is encoded once."""
         from scipy.sparse import csr_matrix
 
         texts = sorted({text for queries in self.queries.values() for text in queries})
         if not texts:
-            return np.asarray(vectors, dtype=np.float32)
+            return np.zeros((len(ids), encoder.dimension), dtype=np.float32)
         column = {text: i for i, text in enumerate(texts)}
         rows, columns = [], []
         for row, doc_id in enumerate(ids):
@@ -73,5 +78,4 @@ class DocumentExpansion:
             (np.ones(len(rows), dtype=np.float32), (rows, columns)), (len(ids), len(texts))
         )
         counts = np.maximum(np.asarray(incidence.sum(axis=1)), 1)
-        means = np.asarray(incidence @ encoder.encode_queries(texts)) / counts
-        return moved_towards(vectors, means, self.weight, encoder.normalized)
+        return np.asarray(incidence @ encoder.encode_queries(texts)) / counts
