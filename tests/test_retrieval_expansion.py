@@ -130,3 +130,8 @@ def test_a_saved_expanded_index_answers_as_eval_does(labelled, tmp_path, tiny_bi
         served = loaded.search(list(queries.values()), k=5, retriever=system.retriever)
         for qid, hits in zip(queries, served, strict=True):
             assert [doc for doc, _ in hits] == list(system.run[qid]), system.name
+
+
+def test_a_missing_expansion_split_names_the_field(labelled, tmp_path):
+    with pytest.raises(InputError, match="field 'expansion.split': unknown split 'dev'"):
+        evaluate(config(labelled, tmp_path, retrievers=["bm25"], split="test", expansion={"split": "dev"}))

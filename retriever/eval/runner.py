@@ -281,7 +281,6 @@ def evaluate(config: EvalConfig) -> EvalReport:
 def labelled_expansion(config: EvalConfig, dataset: Dataset) -> DocumentExpansion | None:
     """The documents' labelled queries from ``config.expansion.split`` of ``config.data`` (None when off);
     refused when that is the split being evaluated, whose labels would then be read as its answers."""
-    from retriever.data.loader import load_dataset
     from retriever.retrieval.expansion import DocumentExpansion
 
     split = config.expansion.split
@@ -290,10 +289,10 @@ def labelled_expansion(config: EvalConfig, dataset: Dataset) -> DocumentExpansio
     if split == dataset.split:
         raise InputError(
             f"expanding the documents with the queries of {split!r}, the split being evaluated, reads their "
-            "labels as answers: expand with another split (e.g. train)",
+            "labels as answers: expand with another split",
             field="expansion.split",
         )
-    return DocumentExpansion.from_dataset(load_dataset(config.data, split), config.expansion.weight)
+    return DocumentExpansion.load(config.data, config.expansion)
 
 
 def evaluate_systems(

@@ -120,10 +120,7 @@ def build_index(config: IndexBuildConfig) -> Path:
 
     check_output_dir(config.output)
     dataset = load_dataset(config.data)
-    expansion = None
-    if config.expansion.split is not None:
-        labelled = load_dataset(config.data, config.expansion.split)
-        expansion = DocumentExpansion.from_dataset(labelled, config.expansion.weight)
+    expansion = DocumentExpansion.load(config.data, config.expansion) if config.expansion.split else None
     encoder = Encoder(config.model, config.encoder)
     cache = EmbeddingCache(config.cache_dir) if config.cache else None
     dense = index_corpus(encoder, dataset.corpus, config.index, cache, expansion)

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from retriever.data.dataset import Corpus, Dataset
+from retriever.errors import InputError
+from retriever.retrieval.config import ExpansionConfig
 from retriever.retrieval.encoder import Encoder
 from retriever.retrieval.search import moved_towards
 
@@ -29,6 +31,20 @@ class DocumentExpansion:
     queries: dict[str, list[str]]
     weight: float
     split: str | None = None
+
+    @classmethod
+    def load(cls, data: str, config: ExpansionConfig) -> DocumentExpansion:
+        """From ``config.split`` of the dataset ``data`` (a name or path, as ``load_dataset`` takes it); a split
+        the dataset lacks is an error on the field ``expansion.split``."""
+        from retriever.data.loader import load_dataset
+
+        try:
+            labelled = load_dataset(data, config.split)
+        except InputError as exc:
+            if exc.field != "split":
+                raise
+            raise InputError(exc.reason, path=exc.path, field="expansion.split") from None
+        return cls.from_dataset(labelled, config.weight)
 
     @classmethod
     def from_dataset(cls, labelled: Dataset, weight: float) -> DocumentExpansion:
