@@ -25,6 +25,7 @@ from pydantic import Field
 
 from retriever.config import StrictModel, apply_overrides, load_yaml, validate
 from retriever.errors import InputError
+from retriever.retrieval.config import FeedbackConfig
 
 STAGES = ("mine", "train", "eval", "index", "serve")
 
@@ -35,6 +36,9 @@ class SampleQueries(StrictModel):
     queries: list[str] = Field(min_length=1, description="Queries to send to POST /search.")
     k: int = Field(3, ge=1, description="Hits shown per query.")
     retriever: str = Field("dense", description="dense, bm25 or hybrid.")
+    feedback: FeedbackConfig = Field(
+        default_factory=FeedbackConfig, description="Dense pseudo-relevance feedback, as `retriever serve`'s."
+    )
 
 
 class Recipe(StrictModel):

@@ -173,3 +173,16 @@ def test_an_unknown_log_level_is_refused_before_the_index_loads(tmp_path):
     result = invoke("serve", tmp_path / "no-index", "--log-level", "loud")
     assert result.exit_code == 2 and "Traceback" not in result.output and "log_level" in result.output
     assert "index directory" not in result.output  # refused by the config, before any loading
+
+
+def test_a_recipe_asks_its_served_index_with_its_feedback(loaded):
+    from retriever.recipe import SampleQueries
+    from retriever.serve.demo import ask_served_index
+
+    feedback = FeedbackConfig(depth=2, weight=0.5)
+    sample = SampleQueries(queries=list(QUERIES.values()), k=4, feedback=feedback)
+    results = ask_served_index(loaded.directory, sample)
+    expected = in_process(loaded, "dense", QUERIES, 4, feedback)
+    assert expected != in_process(loaded, "dense", QUERIES, 4)  # the feedback changes these hits
+    for qid, result in zip(QUERIES, results, strict=True):
+        assert_same_hits(result, expected[qid])

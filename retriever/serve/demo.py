@@ -21,9 +21,10 @@ def ask_served_index(index_dir: Path, sample: SampleQueries) -> list[dict[str, A
     from retriever.serve.config import ServeConfig
     from retriever.serve.server import running_server
 
-    config = ServeConfig(index_dir=index_dir, port=0, retriever=sample.retriever)
+    config = ServeConfig(index_dir=index_dir, port=0, retriever=sample.retriever, feedback=sample.feedback)
     loaded = load_index(index_dir, need_bm25=sample.retriever != "dense")
-    app = create_app(make_searcher(loaded, config.retriever), loaded.documents, loaded.manifest, config)
+    searcher = make_searcher(loaded, config.retriever, config.fusion, config.feedback)
+    app = create_app(searcher, loaded.documents, loaded.manifest, config)
     with running_server(app) as url:
         response = httpx.post(
             f"{url}/search", json={"queries": sample.queries, "k": sample.k, "return_text": True}, timeout=120
