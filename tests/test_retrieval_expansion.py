@@ -43,6 +43,8 @@ def test_documents_get_the_queries_labelled_relevant_to_them(labelled):
     texts = dict(zip(corpus.ids, corpus.texts, strict=True))
     assert texts["d4"] == f"{DOCS['d4'][1]} immunisation shots jab efficacy"
     assert texts["d2"] == DOCS["d2"][1] and list(corpus.titles) == [title for title, _ in DOCS.values()]
+    assert corpus.texts[2:5] == [texts["d3"], texts["d4"], texts["d5"]]  # slices and rows read alike
+    assert corpus.texts[-5] == texts["d4"] and len(corpus.texts) == len(DOCS)
 
 
 def test_vectors_move_towards_the_mean_of_their_labelled_queries(labelled, tiny_bi_encoder):

@@ -13,6 +13,7 @@ refuses to expand with the split it evaluates).
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,12 +65,14 @@ class DocumentExpansion:
         return {"split": self.split, "weight": self.weight, "documents": len(self.queries), "labels": labels}
 
     def corpus(self, corpus: Corpus) -> Corpus:
-        """``corpus`` with each document's labelled queries appended to its text, one space apart."""
-        texts = [
-            " ".join([text, *self.queries[doc_id]]) if doc_id in self.queries else text
-            for doc_id, text in zip(corpus.ids, corpus.texts, strict=True)
-        ]
-        return Corpus(list(corpus.ids), list(corpus.titles), texts)
+        """``corpus`` with each document's labelled queries appended to its text, one space apart (read lazily:
+        a memory-mapped corpus stays on disk)."""
+        appended = {
+            row: " ".join(self.queries[doc_id])
+            for row, doc_id in enumerate(corpus.ids)
+            if doc_id in self.queries
+        }
+        return Corpus(corpus.ids, corpus.titles, AppendedTexts(corpus.texts, appended))
 
     def vectors(self, vectors: np.ndarray, ids: list[str], encoder: Encoder) -> np.ndarray:
         """The document ``vectors`` (row i is ``ids[i]``) moved towards their labelled queries' mean vector (the
@@ -95,3 +98,31 @@ class DocumentExpansion:
         )
         counts = np.maximum(np.asarray(incidence.sum(axis=1)), 1)
         return np.asarray(incidence @ encoder.encode_queries(texts)) / counts
+
+
+class AppendedTexts(Sequence[str]):
+    """The rows ``texts[i] + " " + appended[i]`` (``texts[i]`` alone for a row without an appendix), joined when
+    read, as :class:`~retriever.data.dataset.JoinedTexts` joins titles."""
+
+    def __init__(self, texts: Sequence[str], appended: dict[int, str]) -> None:
+        self.texts, self.appended = texts, appended
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:  # type: ignore[override]
+        """Row ``index`` as a string; a slice gives a list."""
+        if isinstance(index, slice):
+            return [
+                self._row(row, text)
+                for row, text in zip(range(len(self))[index], self.texts[index], strict=True)
+            ]
+        row = range(len(self))[index]  # a negative index counts from the end, as a list's does
+        return self._row(row, self.texts[row])
+
+    def __iter__(self) -> Iterator[str]:
+        for row, text in enumerate(self.texts):
+            yield self._row(row, text)
+
+    def _row(self, row: int, text: str) -> str:
+        return f"{text} {self.appended[row]}" if row in self.appended else text
