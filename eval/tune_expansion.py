@@ -20,11 +20,10 @@ import argparse
 import dataclasses
 import random
 
-from tuning_table import METRIC, mean, print_tuning_table
+from tuning_table import METRIC, mean, per_query, print_tuning_table
 
 from retriever.data.dataset import Dataset
 from retriever.data.loader import load_dataset
-from retriever.eval.metrics import evaluate_run, remove_self_hits
 from retriever.eval.significance import paired_difference
 from retriever.retrieval.bm25 import BM25Index
 from retriever.retrieval.config import BM25Config, EncoderConfig
@@ -96,11 +95,6 @@ def split_queries(args: argparse.Namespace) -> tuple[Dataset, Dataset]:
     return dataclasses.replace(searched, qrels=held_out, split=split), dataclasses.replace(
         searched, qrels=keep
     )
-
-
-def per_query(dataset: Dataset, run) -> dict[str, float]:
-    result = evaluate_run(dataset.qrels, remove_self_hits(run), [METRIC]).per_query
-    return {qid: values[METRIC] for qid, values in result.items()}
 
 
 if __name__ == "__main__":

@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import argparse
 
-from tuning_table import METRIC, print_tuning_table
+from tuning_table import METRIC, per_query, print_tuning_table
 
 from retriever.data.loader import load_dataset
-from retriever.eval.metrics import evaluate_run, remove_self_hits
 from retriever.retrieval.config import EncoderConfig, ExpansionConfig, FeedbackConfig
 from retriever.retrieval.dense_index import DenseIndex
 from retriever.retrieval.embedding_cache import EmbeddingCache
@@ -65,9 +64,8 @@ def main() -> None:
         vectors = encoder.encode_queries(list(queries.values()))  # once: every setting moves these
         for setting in [None, *grid]:
             moved = with_feedback(index, vectors, setting, encoder.normalized)
-            run = remove_self_hits(vector_search(index, list(queries), moved, DEPTH))
-            result = evaluate_run(dataset.qrels, run, [METRIC]).per_query
-            scores.setdefault(name(setting), []).append({q: v[METRIC] for q, v in result.items()})
+            run = vector_search(index, list(queries), moved, DEPTH)
+            scores.setdefault(name(setting), []).append(per_query(dataset, run))
     expanded = f", documents expanded with {args.expand_with} (weight {args.expansion_weight:g})"
     title = f"{args.split} {METRIC}" + (expanded if expansion is not None else "")
     print_tuning_table(title, args.model, scores, "plain", "feedback")

@@ -4,9 +4,17 @@ the queries, :mod:`retriever.eval.significance`); the setting with the best mean
 
 from __future__ import annotations
 
+from retriever.data.dataset import Dataset, Run
+from retriever.eval.metrics import evaluate_run, remove_self_hits
 from retriever.eval.significance import paired_difference
 
 METRIC = "nDCG@10"
+
+
+def per_query(dataset: Dataset, run: Run) -> dict[str, float]:
+    """Each query's ``METRIC`` for ``run`` on ``dataset``'s qrels, self-hits removed as BEIR does."""
+    result = evaluate_run(dataset.qrels, remove_self_hits(run), [METRIC]).per_query
+    return {qid: values[METRIC] for qid, values in result.items()}
 
 
 def mean(values: dict[str, float]) -> float:
