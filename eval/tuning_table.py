@@ -1,6 +1,7 @@
-"""What the dev-split tuning scripts share: a run's per-query score (:func:`per_query`) and the table they print (``tune_feedback.py``, ``tune_expansion.py``): each setting's
-nDCG@10 per model, their mean, and the paired difference from the untuned system per model (95% interval over
-the queries, :mod:`retriever.eval.significance`); the setting with the best mean is marked."""
+"""What the dev-split tuning scripts (``tune_feedback.py``, ``tune_expansion.py``) share: a run's per-query score
+(:func:`per_query`) and the table they print, each setting's nDCG@10 per model, their mean, and the paired
+difference from the untuned system per model (95% interval over the queries, :mod:`retriever.eval.significance`);
+the setting with the best mean is marked."""
 
 from __future__ import annotations
 
