@@ -13,7 +13,9 @@ fields the stage's CLI accepts)::
 
 Strings may refer to ``{output}`` (the recipe's output directory) and ``{trained}`` (the final checkpoint of
 the train stage). Stages run in the order above; ``only`` picks a subset (an earlier stage's outputs must then
-exist on disk).
+exist on disk). Running a recipe again into the same output redoes nothing that is done: mining resumes from its
+checkpoints, and a finished training run is reused (a cut one continued) when its settings and the training
+file's content are unchanged; otherwise the train stage stops with a one-line error.
 """
 
 from __future__ import annotations

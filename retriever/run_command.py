@@ -68,10 +68,19 @@ def run_recipe(
         results["mine"] = mine(configs["mine"], mined_dir(recipe))
         Console().print(eci_table(results["mine"]))
     if "train" in configs:
-        from retriever.train.trainer import train
+        from retriever.train.trainer import DONE_FILE, train
 
-        _banner("train", str(configs["train"].output))
-        results["train"] = train(configs["train"])
+        output = configs["train"].output
+        finished = (output / DONE_FILE).is_file()
+        _banner(
+            "train",
+            f"{output} (finished before: reused if its settings and data are unchanged)"
+            if finished
+            else str(output),
+        )
+        # a rerun reuses a finished run, or continues a cut one from its checkpoint, when the settings and the
+        # training file's content are the same (the trainer refuses otherwise)
+        results["train"] = train(configs["train"], resume=True)
     if "eval" in configs:
         from retriever.eval.report import table
         from retriever.eval.runner import evaluate

@@ -86,6 +86,12 @@ serve:
     assert index_manifest["model"]["source"] == str(out / "model")
     assert "POST" in result.output and "(chosen)" in result.output  # served hits and the ECI table are shown
 
+    finished = (out / "model" / "training_complete.json").stat().st_mtime_ns
+    rerun = CliRunner().invoke(app, ["run", str(recipe), "--only", "mine", "--only", "train"])
+    assert rerun.exit_code == 0, rerun.output  # a second run reuses the finished training (make demo twice)
+    assert "reused if its settings and data are unchanged" in rerun.output
+    assert (out / "model" / "training_complete.json").stat().st_mtime_ns == finished
+
     served_again = CliRunner().invoke(app, ["run", str(recipe), "--only", "serve"])  # the index section
     assert served_again.exit_code == 0, served_again.output  # names the directory the serve stage asks
     assert "POST" in served_again.output and "== train" not in served_again.output

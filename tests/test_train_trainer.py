@@ -156,6 +156,19 @@ def test_resume_refuses_a_run_started_on_other_data_or_settings(tiny_bi_encoder,
     )
 
 
+def test_resume_refuses_a_run_whose_training_file_was_rewritten(tiny_bi_encoder, training_file, tmp_path):
+    """Same path, same settings, other content (a second `retriever mine` into the same place): not reused."""
+    out = tmp_path / "run"
+    train(config(tiny_bi_encoder, training_file, out, max_steps=2))
+    original = training_file.read_bytes()
+    training_file.write_bytes(original)  # rewritten with the same bytes: still the same run
+    assert train(config(tiny_bi_encoder, training_file, out, max_steps=2), resume=True) == out
+    lines = original.decode().splitlines(keepends=True)
+    training_file.write_text("".join(reversed(lines)), encoding="utf-8")
+    with pytest.raises(InputError, match="earlier version of this training file"):
+        train(config(tiny_bi_encoder, training_file, out, max_steps=2), resume=True)
+
+
 def test_stages_chain_from_the_previous_checkpoint(tiny_bi_encoder, training_file, tmp_path):
     out = tmp_path / "chain"
     stages = [{"positive_sources": ["llm"], "epochs": 1}, {"positive_sources": ["qrels"], "epochs": 1}]

@@ -18,6 +18,7 @@ to the model and linked from the card.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import time
@@ -42,6 +43,7 @@ from retriever.train.precision import resolve_attention, resolve_precision, use_
 LOG_FILE = "train_log.jsonl"
 CONFIG_FILE = "train_config.json"
 DONE_FILE = "training_complete.json"
+DATA_FILE = "training_data.json"
 FIGURE_FILE = "training_curves.png"
 AVERAGED_FILE = "averaged.json"
 BEFORE_AVERAGING = "before-averaging"
@@ -157,10 +159,18 @@ def _average_with_start(config: TrainConfig, final: Path) -> None:
 RESUME_MAY_CHANGE = frozenset({"output", "save_steps", "save_total_limit", "dev", "attention"})
 
 
-def _require_same_run(output: Path, config: TrainConfig) -> None:
+def _data_digest(path: Path) -> str:
+    """sha256 of the training file's bytes."""
+    with Path(path).open("rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
+
+
+def _require_same_run(output: Path, config: TrainConfig, digest: str) -> None:
     """Resuming continues the run in ``output`` only if it was started with these settings (the training file by
-    resolved path): a finished or half-trained run on other data or another objective is never passed off as
-    this one."""
+    resolved path) and on the same content of that file (``digest``, its sha256 now, against the one recorded in
+    ``DATA_FILE``; a run recorded before that file existed is checked on its settings only): a finished or
+    half-trained run on other data, on a training file rewritten since (a second ``retriever mine`` into the same
+    place) or with another objective is never passed off as this one."""
     saved_file = output / CONFIG_FILE
     if not saved_file.is_file():
         return
@@ -176,6 +186,13 @@ def _require_same_run(output: Path, config: TrainConfig) -> None:
             f"{now[changed[0]]!r} now); choose another --output",
             path=saved_file,
         )
+    data_record = output / DATA_FILE
+    if data_record.is_file() and json.loads(data_record.read_text(encoding="utf-8"))["sha256"] != digest:
+        raise InputError(
+            "output holds a training run on an earlier version of this training file (its content changed "
+            "since); choose another --output",
+            path=config.data,
+        )
 
 
 def _train_stage(config: TrainConfig, *, resume: bool, on_step: StepCallback | None) -> Path:
@@ -189,8 +206,9 @@ def _train_stage(config: TrainConfig, *, resume: bool, on_step: StepCallback | N
     precision, attention = resolve_kernels(config)
     # the card and config record what ran (attention stays auto where the model keeps its own kernel)
     config = config.model_copy(update={"precision": precision, "attention": attention or config.attention})
+    digest = _data_digest(config.data)
     if resume:
-        _require_same_run(output, config)
+        _require_same_run(output, config, digest)
     if (output / DONE_FILE).is_file():
         if resume:
             return output
@@ -231,6 +249,7 @@ def _train_stage(config: TrainConfig, *, resume: bool, on_step: StepCallback | N
     if accelerator.is_main_process:
         output.mkdir(parents=True, exist_ok=True)
         (output / CONFIG_FILE).write_text(config.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        atomic_write_json(output / DATA_FILE, {"data": str(Path(config.data).resolve()), "sha256": digest})
     log = TrainingLog(output / LOG_FILE, keep_until=start, enabled=accelerator.is_main_process)
 
     from retriever.train.collator import GroupCollator
