@@ -47,6 +47,11 @@ def mean(values: dict[str, float]) -> float:
     return sum(values.values()) / len(values)
 
 
+def versus(values: dict[str, float], reference: dict[str, float]) -> str:
+    """``mean: difference [95% CI], p`` of ``values`` paired with ``reference`` over the queries."""
+    return f"{mean(values):.4f}: {paired_difference(values, reference)}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", type=Path, default=Path("runs/label_budget"))
@@ -86,15 +91,10 @@ def main() -> None:
             }
             for system, values in scores.items():
                 curves[retriever][system].append(mean(values))
-            base, expanded = scores["base"], scores["base + docexp"]
-
-            def versus(system: str, reference: dict[str, float]) -> str:
-                return f"{mean(scores[system]):.4f}: {paired_difference(scores[system], reference)}"
-
+            base, expanded, tuned = scores["base"], scores["base + docexp"], scores["fine-tuned + docexp"]
             lines.append(
-                f"| {budget} | {len(folders)} | {mean(base):.4f} | {versus('base + docexp', base)} "
-                f"| {versus('fine-tuned', base)} | {versus('fine-tuned + docexp', base)} "
-                f"| {versus('fine-tuned + docexp', expanded)} |"
+                f"| {budget} | {len(folders)} | {mean(base):.4f} | {versus(expanded, base)} "
+                f"| {versus(scores['fine-tuned'], base)} | {versus(tuned, base)} | {versus(tuned, expanded)} |"
             )
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.with_suffix(".md").write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -15,7 +15,8 @@ Strings may refer to ``{output}`` (the recipe's output directory) and ``{trained
 the train stage). Stages run in the order above; ``only`` picks a subset (an earlier stage's outputs must then
 exist on disk). Running a recipe again into the same output redoes nothing that is done: mining resumes from its
 checkpoints, and a finished training run is reused (a cut one continued) when its settings and the training
-file's content are unchanged; otherwise the train stage stops with a one-line error.
+file's content are unchanged (otherwise the train stage stops with a one-line error), and the index is rebuilt
+beside the old one, which it replaces once complete.
 """
 
 from __future__ import annotations

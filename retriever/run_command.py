@@ -93,7 +93,7 @@ def run_recipe(
         from retriever.index.directory import build_index
 
         _banner("index", str(configs["index"].output))
-        results["index"] = build_index(configs["index"])
+        results["index"] = build_index(configs["index"], replace=True)
     if "serve" in configs:
         from retriever.serve.demo import ask_served_index
 

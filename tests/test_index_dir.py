@@ -165,6 +165,35 @@ def test_index_refuses_a_non_empty_output_and_bad_settings(built, tmp_path):
     assert result.exit_code == 2 and "index.hnsw_m" in result.output
 
 
+def test_replace_rebuilds_an_index_but_no_other_folder(built, copy_of, tmp_path):
+    """A recipe run again replaces its index; a folder that is not an index is never replaced, and a build that
+    fails leaves the old index as it was."""
+    from retriever.index.config import IndexBuildConfig
+    from retriever.index.directory import build_index
+
+    model, data, _ = built
+    config = IndexBuildConfig(model=str(model), data=str(data), output=copy_of, cache=False)
+    (copy_of / "manifest.json").write_text(
+        (copy_of / "manifest.json").read_text().replace('"format_version"', '"stale": 1, "format_version"')
+    )
+    assert build_index(config, replace=True) == copy_of
+    manifest = json.loads((copy_of / "manifest.json").read_text())
+    assert "stale" not in manifest and not (copy_of / "bm25").exists()  # this build's settings: no BM25
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy"]  # no staging folder left beside it
+
+    before = (copy_of / "manifest.json").read_text()
+    with pytest.raises(InputError):
+        build_index(config.model_copy(update={"data": str(tmp_path / "missing")}), replace=True)
+    assert (copy_of / "manifest.json").read_text() == before
+
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "keep.txt").write_text("mine")
+    with pytest.raises(InputError, match="not an index directory"):
+        build_index(config.model_copy(update={"output": other}), replace=True)
+    assert (other / "keep.txt").read_text() == "mine"
+
+
 def test_hnsw_index_with_override(built, tmp_path):
     from retriever.index.directory import load_index
 

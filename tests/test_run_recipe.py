@@ -87,10 +87,14 @@ serve:
     assert "POST" in result.output and "(chosen)" in result.output  # served hits and the ECI table are shown
 
     finished = (out / "model" / "training_complete.json").stat().st_mtime_ns
-    rerun = CliRunner().invoke(app, ["run", str(recipe), "--only", "mine", "--only", "train"])
-    assert rerun.exit_code == 0, rerun.output  # a second run reuses the finished training (make demo twice)
+    indexed = (out / "index" / "manifest.json").read_text()
+    rerun = CliRunner().invoke(app, ["run", str(recipe)])
+    assert rerun.exit_code == 0, rerun.output  # make demo twice: the finished training is reused
     assert "reused if its settings and data are unchanged" in rerun.output
     assert (out / "model" / "training_complete.json").stat().st_mtime_ns == finished
+    rebuilt = (out / "index" / "manifest.json").read_text()  # the index is rebuilt in place, from the cache
+    assert rebuilt != indexed and json.loads(rebuilt)["model"] == json.loads(indexed)["model"]
+    assert sorted(p.name for p in out.iterdir()) == ["eval", "index", "mined", "model"]  # nothing left beside
 
     served_again = CliRunner().invoke(app, ["run", str(recipe), "--only", "serve"])  # the index section
     assert served_again.exit_code == 0, served_again.output  # names the directory the serve stage asks

@@ -18,6 +18,7 @@ vectors, so an index is never served with another model's query vectors.
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -109,10 +110,26 @@ def encode_on_all_ranks(config: IndexBuildConfig) -> bool:
     )
 
 
-def build_index(config: IndexBuildConfig) -> Path:
+def build_index(config: IndexBuildConfig, *, replace: bool = False) -> Path:
     """Load ``config.data``'s corpus, encode it (through the embedding cache unless ``config.cache`` is off),
     build the FAISS index (and BM25 when configured), both expanded with the labelled queries of
-    ``config.expansion.split`` when set, and save the directory ``config.output``."""
+    ``config.expansion.split`` when set, and save the directory ``config.output``.
+
+    With ``replace`` (a recipe run again), an index already in ``config.output`` is rebuilt: the new one is
+    written beside it and swapped in once complete, so a failed build leaves the old index as it was. Only an
+    index directory is replaced (anything else there is refused, as without ``replace``)."""
+    output = Path(config.output)
+    if replace and output.is_dir() and any(output.iterdir()):
+        read_manifest(output)
+        staging = output.with_name(f".{output.name}.building")
+        shutil.rmtree(staging, ignore_errors=True)
+        build_index(config.model_copy(update={"output": staging}))
+        retired = output.with_name(f".{output.name}.replaced")
+        shutil.rmtree(retired, ignore_errors=True)
+        output.rename(retired)
+        staging.rename(output)
+        shutil.rmtree(retired)
+        return output
     from retriever.data.loader import load_dataset
     from retriever.retrieval.embedding_cache import EmbeddingCache
     from retriever.retrieval.expansion import DocumentExpansion
