@@ -34,11 +34,11 @@ SYSTEMS = {
 
 
 def budgets(root: Path) -> dict[str, list[Path]]:
-    """``{K: [one folder per seed]}``, K ascending and ``all`` last."""
+    """``{K: [one folder per evaluated seed]}``, K ascending and ``all`` last."""
     found: dict[str, list[Path]] = defaultdict(list)
     for folder in sorted(root.glob("train-*-s*")):
         match = re.fullmatch(r"train-(\d+|all)-s(\d+)", folder.name)
-        if match and folder.is_dir():
+        if match and (folder / "eval_dev_docexp" / "report.json").is_file():  # both evals done
             found[match.group(1)].append(folder)
     return dict(sorted(found.items(), key=lambda item: float("inf") if item[0] == "all" else int(item[0])))
 

@@ -1,8 +1,9 @@
 """Choose the dense weight of document expansion with labelled queries (``retriever eval --expand-with SPLIT
 --expansion-weight W``, :mod:`retriever.retrieval.expansion`) on a dev split, over several models at once.
 
-For every model the corpus vectors come from the embedding cache, the documents are moved towards the mean of
-their labelled queries (those of ``--expand-with``) at every weight of the grid, and the queries of ``--split``
+For every model the corpus vectors come from the embedding cache, the documents are moved towards their labelled
+queries (those of ``--expand-with``, each spreading the weight over its relevant documents) at every weight of the
+grid, and the queries of ``--split``
 are searched (depth 1000, self-hits removed as BEIR does); the table gives each weight's nDCG@10 per model,
 their mean, and the paired difference from the unexpanded index per model. BM25 over the texts with the
 queries appended is printed next to plain BM25. Read test once for the chosen weight with ``retriever eval``.
@@ -57,10 +58,10 @@ def main() -> None:
         encoder = Encoder(model, EncoderConfig())
         documents = corpus_embeddings(encoder, searched.corpus, EmbeddingCache())
         vectors = encoder.encode_queries(list(queries.values()))
-        means = expansion.query_means(ids, encoder)  # once: every weight moves the documents towards these
+        targets = expansion.targets(ids, encoder)  # once: every weight moves the documents towards these
         for weight in [None, *map(float, args.weights.split(","))]:
             moved = (
-                documents if weight is None else moved_towards(documents, means, weight, encoder.normalized)
+                documents if weight is None else moved_towards(documents, targets, weight, encoder.normalized)
             )
             run = vector_search(DenseIndex.build(moved, ids), list(queries), vectors, DEPTH)
             name = "plain" if weight is None else f"weight {weight:g}"

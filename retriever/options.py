@@ -88,11 +88,14 @@ COMMON: dict[str, tuple[str, str, str | None]] = {
     "--expand-with": (
         "split",
         "Document expansion with labelled queries: append to each document the queries of this split labelled "
-        "relevant to it (BM25) and move its vector towards their mean (dense), e.g. train; never the split "
-        "searched.",
+        "relevant to it (BM25) and move its vector towards them (dense), e.g. train; never the split searched.",
         None,
     ),
-    "--expansion-weight": ("weight", "Weight of that mean vector (the document's own is 1).", None),
+    "--expansion-weight": (
+        "weight",
+        "The weight each labelled query spreads over its relevant documents' vectors (a document's own is 1).",
+        None,
+    ),
     "--precision": (
         "precision",
         "Encoding precision: fp32 or bf16 (bf16 is faster, vectors differ slightly).",

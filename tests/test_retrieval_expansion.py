@@ -19,7 +19,7 @@ from retriever.retrieval.search import vector_search
 from tests.test_eval_runner import DOCS, beir, config  # noqa: F401 (beir is a fixture)
 
 TRAIN_QUERIES = {"t1": "immunisation shots", "t2": "jab efficacy", "t3": "french city"}
-TRAIN_QRELS = {"t1": {"d4": 1}, "t2": {"d4": 2, "d6": 0}, "t3": {"d1": 1, "missing": 1}}
+TRAIN_QRELS = {"t1": {"d4": 1}, "t2": {"d4": 2, "d6": 0}, "t3": {"d1": 1, "d2": 1, "missing": 1}}
 
 
 @pytest.fixture
@@ -37,17 +37,22 @@ def labelled(beir):  # noqa: F811
 
 def test_documents_get_the_queries_labelled_relevant_to_them(labelled):
     expansion = DocumentExpansion.from_dataset(load_dataset(str(labelled), "train"), weight=2.0)
-    # grade 0 is not relevant, and a document outside the corpus is skipped
-    assert expansion.queries == {"d4": ["immunisation shots", "jab efficacy"], "d1": ["french city"]}
+    # grade 0 is not relevant, and a document outside the corpus is skipped (nor counted in t3's share)
+    assert expansion.queries == {
+        "d4": [("immunisation shots", 1.0), ("jab efficacy", 1.0)],
+        "d1": [("french city", 0.5)],
+        "d2": [("french city", 0.5)],
+    }
     corpus = expansion.corpus(load_dataset(str(labelled), "test").corpus)
     texts = dict(zip(corpus.ids, corpus.texts, strict=True))
     assert texts["d4"] == f"{DOCS['d4'][1]} immunisation shots jab efficacy"
-    assert texts["d2"] == DOCS["d2"][1] and list(corpus.titles) == [title for title, _ in DOCS.values()]
+    assert texts["d2"] == f"{DOCS['d2'][1]} french city"
+    assert texts["d3"] == DOCS["d3"][1] and list(corpus.titles) == [title for title, _ in DOCS.values()]
     assert corpus.texts[2:5] == [texts["d3"], texts["d4"], texts["d5"]]  # slices and rows read alike
     assert corpus.texts[-5] == texts["d4"] and len(corpus.texts) == len(DOCS)
 
 
-def test_vectors_move_towards_the_mean_of_their_labelled_queries(labelled, tiny_bi_encoder):
+def test_each_query_spreads_the_weight_over_its_documents(labelled, tiny_bi_encoder):
     encoder = Encoder(str(tiny_bi_encoder), EncoderConfig(device="cpu"))
     corpus = load_dataset(str(labelled), "test").corpus
     documents = encoder.encode_documents(encoder.document_texts(corpus))
@@ -55,12 +60,13 @@ def test_vectors_move_towards_the_mean_of_their_labelled_queries(labelled, tiny_
     moved = expansion.vectors(documents, list(corpus.ids), encoder)
     q1, q2, q3 = encoder.encode_queries(list(TRAIN_QUERIES.values()))
     expected = np.array(documents, dtype=np.float32)
-    expected[3] += 0.5 * (q1 + q2) / 2  # d4: the mean of its two queries
-    expected[0] += 0.5 * q3
+    expected[3] += 0.5 * (q1 + q2)  # d4: two queries relevant to it alone
+    expected[0] += 0.5 * q3 / 2  # d1 and d2 share t3
+    expected[1] += 0.5 * q3 / 2
     if encoder.normalized:
         expected /= np.linalg.norm(expected, axis=1, keepdims=True)
     np.testing.assert_allclose(moved, expected, rtol=1e-5, atol=1e-6)
-    untouched = [i for i, doc_id in enumerate(corpus.ids) if doc_id not in {"d1", "d4"}]
+    untouched = [i for i, doc_id in enumerate(corpus.ids) if doc_id not in {"d1", "d2", "d4"}]
     np.testing.assert_allclose(moved[untouched], np.asarray(documents)[untouched], rtol=1e-5, atol=1e-6)
 
 
@@ -114,7 +120,7 @@ def test_a_saved_expanded_index_answers_as_eval_does(labelled, tmp_path, tiny_bi
         cache_dir=tmp_path / "cache",
     )
     loaded = load_index(build_index(built), device="cpu")
-    assert loaded.manifest["expansion"] == {"split": "train", "weight": 0.5, "documents": 2, "labels": 3}
+    assert loaded.manifest["expansion"] == {"split": "train", "weight": 0.5, "documents": 3, "labels": 4}
     assert loaded.documents.get(["d4"])[0] == DOCS["d4"]  # served as written, without the queries
     report = evaluate(
         config(
