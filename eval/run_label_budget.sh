@@ -2,7 +2,7 @@
 # How many labelled queries does a user need? recipes/nfcorpus.yaml's training and document expansion with K of
 # NFCorpus's 2,590 labelled train queries (K = 50, 200, 800, each a seeded draw: eval/label_subsets.py), scored
 # on the untouched dev split next to the base model: dense and hybrid (the recipe's interpolation fusion), on the
-# plain index and on the index expanded with the same K queries (weight 3, the recipe's). K = all reuses the
+# plain index and on the index expanded with the same K queries (weight 2, the recipe's). K = all reuses the
 # recipe's full-train models of the grid (runs/nfcorpus_grid/nodrop, nodrop_seed43), trained the same way.
 # One run after another (2 cores); finished trainings and evals are not redone, so the queue can be rerun.
 #   eval/run_label_budget.sh [SEED ...]          # default: 42 43
@@ -21,7 +21,7 @@ evaluate() {  # evaluate MODEL EXPANSION_SPLIT OUT: dev, plain and expanded, bas
       --fusion interpolation --output "$out/eval_dev"
   [[ -f $out/eval_dev_docexp/report.json ]] ||
     $RETRIEVER eval --data "$DATA" --split dev -m "$BASE" -m "$model" -r dense -r hybrid \
-      --fusion interpolation --expand-with "$split" --expansion-weight 3 --output "$out/eval_dev_docexp"
+      --fusion interpolation --expand-with "$split" --expansion-weight 2 --output "$out/eval_dev_docexp"
 }
 
 SEEDS=("$@")
