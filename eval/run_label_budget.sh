@@ -5,13 +5,17 @@
 # plain index and on the index expanded with the same K queries (weight 2, the recipe's). K = all reuses the
 # recipe's full-train models of the grid (runs/nfcorpus_grid/nodrop, nodrop_seed43), trained the same way.
 # One run after another (2 cores); finished trainings and evals are not redone, so the queue can be rerun.
-#   eval/run_label_budget.sh [SEED ...]          # default: 42 43
-# Then: python eval/label_budget_table.py --output eval/output/nfcorpus_label_budget
+# EPOCHS=N trains N passes instead of the recipe's 2 (a small K makes few steps: 50 queries, 7), into
+# runs/label_budget/epochsN, for the budgets in BUDGETS (default 50 200 800), without the full-train entry.
+#   eval/run_label_budget.sh [SEED ...]                          # default: 42 43
+#   EPOCHS=8 BUDGETS="50 200" eval/run_label_budget.sh 42 43
+# Then: python eval/label_budget_table.py --output eval/output/nfcorpus_label_budget [--root runs/label_budget/epochsN]
 source "$(dirname "$0")/offline_env.sh"
 ROOT=runs/label_budget
 DATA=$ROOT/nfcorpus
+OUT=$ROOT${EPOCHS:+/epochs$EPOCHS}
 BASE=sentence-transformers/all-MiniLM-L6-v2
-BUDGETS=(50 200 800)
+read -r -a BUDGETS <<< "${BUDGETS:-50 200 800}"
 declare -A FULL=([42]=runs/nfcorpus_grid/nodrop/model [43]=runs/nfcorpus_grid/nodrop_seed43/model)
 
 evaluate() {  # evaluate MODEL EXPANSION_SPLIT OUT: dev, plain and expanded, base and MODEL
@@ -29,17 +33,20 @@ SEEDS=("$@")
 for seed in "${SEEDS[@]}"; do
   for k in "${BUDGETS[@]}"; do
     name=train-$k-s$seed
-    out=$ROOT/$name
+    out=$OUT/$name
     [[ -f $ROOT/$name.jsonl ]] || $PY eval/label_subsets.py --data ../shared/data/nfcorpus \
       --training-file runs/nfcorpus/mined/train.jsonl --output "$ROOT" --queries "$k" --seed "$seed"
     if [[ ! -f $out/model/training_complete.json ]]; then
       echo "== $(date -u +%H:%M:%S) train $name"
-      $RETRIEVER train -c recipes/nfcorpus.yaml --data "$ROOT/$name.jsonl" --output "$out/model" --seed "$seed"
+      $RETRIEVER train -c recipes/nfcorpus.yaml --data "$ROOT/$name.jsonl" --output "$out/model" --seed "$seed" \
+        ${EPOCHS:+--epochs "$EPOCHS"}
     fi
     echo "== $(date -u +%H:%M:%S) eval $name"
     evaluate "$out/model" "$name" "$out"
   done
-  echo "== $(date -u +%H:%M:%S) eval train-all-s$seed"
-  evaluate "${FULL[$seed]}" train "$ROOT/train-all-s$seed"
+  if [[ -z ${EPOCHS:-} ]]; then
+    echo "== $(date -u +%H:%M:%S) eval train-all-s$seed"
+    evaluate "${FULL[$seed]}" train "$ROOT/train-all-s$seed"
+  fi
 done
 echo "== $(date -u +%H:%M:%S) done"

@@ -14,7 +14,7 @@ from retriever.eval.runner import evaluate
 from retriever.retrieval.config import EncoderConfig
 from retriever.retrieval.dense_index import DenseIndex
 from retriever.retrieval.encoder import Encoder
-from retriever.retrieval.expansion import DocumentExpansion
+from retriever.retrieval.expansion import FORMULA, DocumentExpansion
 from retriever.retrieval.search import vector_search
 from tests.test_eval_runner import DOCS, beir, config  # noqa: F401 (beir is a fixture)
 
@@ -120,7 +120,13 @@ def test_a_saved_expanded_index_answers_as_eval_does(labelled, tmp_path, tiny_bi
         cache_dir=tmp_path / "cache",
     )
     loaded = load_index(build_index(built), device="cpu")
-    assert loaded.manifest["expansion"] == {"split": "train", "weight": 0.5, "documents": 3, "labels": 4}
+    assert loaded.manifest["expansion"] == {
+        "split": "train",
+        "weight": 0.5,
+        "formula": FORMULA,
+        "documents": 3,
+        "labels": 4,
+    }
     assert loaded.documents.get(["d4"])[0] == DOCS["d4"]  # served as written, without the queries
     report = evaluate(
         config(

@@ -29,6 +29,8 @@ from retriever.retrieval.config import ExpansionConfig
 from retriever.retrieval.encoder import Encoder
 from retriever.retrieval.search import moved_towards
 
+FORMULA = "d + weight * sum_{q in Q(d)} q / |D(q)|"  # recorded with an expanded index: how its vectors moved
+
 
 @dataclass(frozen=True)
 class DocumentExpansion:
@@ -70,9 +72,15 @@ class DocumentExpansion:
         return cls(queries, weight, labelled.split)
 
     def describe(self) -> dict[str, object]:
-        """What an index manifest records: the split, the weight, and how many documents and labels."""
+        """What an index manifest records: the split, the weight, the formula, and how many documents and labels."""
         labels = sum(len(queries) for queries in self.queries.values())
-        return {"split": self.split, "weight": self.weight, "documents": len(self.queries), "labels": labels}
+        return {
+            "split": self.split,
+            "weight": self.weight,
+            "formula": FORMULA,
+            "documents": len(self.queries),
+            "labels": labels,
+        }
 
     def corpus(self, corpus: Corpus) -> Corpus:
         """``corpus`` with each document's labelled queries appended to its text, one space apart (read lazily:
