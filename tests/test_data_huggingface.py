@@ -78,3 +78,14 @@ def test_unreachable_or_absent_hub_dataset_is_an_input_error():
 def test_hub_names():
     assert is_hub_name("BeIR/scifact") and is_hub_name("mteb/scifact") and is_hub_name("beir/nq")
     assert not is_hub_name("scifact") and not is_hub_name("someone/scifact") and not is_hub_name("BeIR/a/b")
+
+
+def test_a_second_split_reuses_the_loaded_corpus(monkeypatch):
+    """Expansion reads another split of the dataset evaluated: its corpus is not loaded into memory again."""
+    calls: list = []
+    monkeypatch.setattr(datasets, "load_dataset", fake_hub(calls))
+    test = load_dataset("BeIR/toy")
+    calls.clear()
+    train = load_dataset("BeIR/toy", "train", test.corpus)
+    assert ("BeIR/toy", "corpus") not in calls and ("BeIR/toy", "queries") in calls
+    assert train.corpus is test.corpus and train.qrels == {"q2": {"d1": 2}}

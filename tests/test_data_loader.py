@@ -22,6 +22,14 @@ def test_detects_each_layout(tmp_path, write, ids):
     assert dataset.corpus.ids[0] == ids and dataset.split == "test" and dataset.qrels
 
 
+@pytest.mark.parametrize("write", [write_beir, write_msmarco, write_dpr])
+def test_a_given_corpus_is_used_as_it_is(tmp_path, write):
+    directory = str(write(tmp_path / "set"))
+    first = load_dataset(directory)
+    again = load_dataset(directory, "test", first.corpus)
+    assert again.corpus is first.corpus and again.qrels == first.qrels
+
+
 def test_paths_that_are_not_dataset_directories(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="unknown dataset layout"):

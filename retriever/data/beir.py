@@ -108,15 +108,16 @@ def read_corpus(path: Path, builder: CorpusBuilder) -> None:
     add_records(builder, iter_jsonl(path, desc="corpus"), path)
 
 
-def read_beir(directory: str | Path, split: str | None = None) -> Dataset:
-    """Read a BEIR dataset directory; ``split`` defaults to ``test`` or to the only qrels file present.
+def read_beir(directory: str | Path, split: str | None = None, corpus: Corpus | None = None) -> Dataset:
+    """Read a BEIR dataset directory; ``split`` defaults to ``test`` or to the only qrels file present; a
+    ``corpus`` already read from this directory is used instead of reading it again.
 
     Without any qrels file and no ``split`` asked for, the qrels are empty (a corpus to index or mine)."""
     directory = Path(directory)
     split, qrels_path = choose_split(qrels_files(directory), split, directory / "qrels", optional=True)
     corpus_path = require_file(directory, "corpus.jsonl")
     queries_path = require_file(directory, "queries.jsonl")
-    corpus = read_corpus(corpus_path)
+    corpus = read_corpus(corpus_path) if corpus is None else corpus
     queries = queries_from_records(iter_jsonl(queries_path), queries_path)
     if not queries:
         raise InputError("no queries", path=queries_path)

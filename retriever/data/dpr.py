@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from retriever.data.corpus_store import stored
-from retriever.data.dataset import Dataset
+from retriever.data.dataset import Corpus, Dataset
 from retriever.data.parsing import (
     CorpusBuilder,
     choose_split,
@@ -139,11 +139,13 @@ def _positive_ids(record: dict[str, Any], path: Path, line: int) -> list[str]:
     return [string_field(context, key, path, line) for context in named]
 
 
-def read_dpr(directory: str | Path, split: str | None = None) -> Dataset:
-    """Read a DPR/NQ directory; ``split`` defaults to ``test`` or to the only questions file present."""
+def read_dpr(directory: str | Path, split: str | None = None, corpus: Corpus | None = None) -> Dataset:
+    """Read a DPR/NQ directory; ``split`` defaults to ``test`` or to the only questions file present; a
+    ``corpus`` already read from this directory is used instead of reading it again."""
     directory = Path(directory)
     split, questions_path = choose_split(question_files(directory), split, directory)
-    corpus = read_passages(require_file(directory, *PASSAGE_FILES))
+    if corpus is None:
+        corpus = read_passages(require_file(directory, *PASSAGE_FILES))
     texts: list[tuple[int, str, str]] = []
     answers: dict[str, list[str]] = {}
     judgments: list[tuple[int, str, str, int]] = []

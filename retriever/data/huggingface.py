@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from retriever.data.beir import corpus_from_records, qrels_from_rows, queries_from_records
-from retriever.data.dataset import Dataset
+from retriever.data.dataset import Corpus, Dataset
 from retriever.data.parsing import choose_split, drop_unknown
 from retriever.errors import InputError, first_line
 
@@ -49,14 +49,16 @@ def _rows(dataset_dict: Mapping[str, Any], split: str) -> Iterator[tuple[int, di
     return enumerate(rows, start=1)
 
 
-def read_huggingface(name: str, split: str | None = None) -> Dataset:
-    """Read ``BeIR/<name>`` or ``mteb/<name>``; ``split`` defaults to ``test`` or to the only qrels split."""
+def read_huggingface(name: str, split: str | None = None, corpus: Corpus | None = None) -> Dataset:
+    """Read ``BeIR/<name>`` or ``mteb/<name>``; ``split`` defaults to ``test`` or to the only qrels split; a
+    ``corpus`` already read from this dataset is used instead of loading it again."""
     if not is_hub_name(name):
         raise InputError("expected a Hugging Face name BeIR/<dataset> or mteb/<dataset>", path=name)
     beir = name.split("/")[0].lower() == "beir"
     qrels_splits = _load(f"{name}-qrels", None) if beir else _load(name, "default")
     split, qrels_rows = choose_split(dict(qrels_splits), split, f"hf://{name}")
-    corpus = corpus_from_records(_rows(_load(name, "corpus"), "corpus"), f"hf://{name}/corpus")
+    if corpus is None:
+        corpus = corpus_from_records(_rows(_load(name, "corpus"), "corpus"), f"hf://{name}/corpus")
     queries = queries_from_records(_rows(_load(name, "queries"), "queries"), f"hf://{name}/queries")
     source = f"hf://{name}/qrels/{split}"
     qrels = drop_unknown(qrels_from_rows(enumerate(qrels_rows, start=1), source), corpus, queries, source)

@@ -20,7 +20,7 @@ import zipfile
 from pathlib import Path
 
 from retriever.data.beir import is_beir, read_beir
-from retriever.data.dataset import Dataset
+from retriever.data.dataset import Corpus, Dataset
 from retriever.data.dpr import is_dpr, read_dpr
 from retriever.data.huggingface import is_hub_name, read_huggingface
 from retriever.data.msmarco import is_msmarco, read_msmarco
@@ -38,11 +38,11 @@ def data_home() -> Path:
     ).expanduser()
 
 
-def read_directory(directory: Path, split: str | None = None) -> Dataset:
+def read_directory(directory: Path, split: str | None = None, corpus: Corpus | None = None) -> Dataset:
     """Read a dataset directory with the reader of its detected layout."""
     for detect, read in READERS:
         if detect(directory):
-            return read(directory, split)
+            return read(directory, split, corpus)
     raise InputError(
         "unknown dataset layout: expected corpus.jsonl (BEIR), collection.tsv (MS MARCO) "
         "or psgs_w100.tsv/passages.tsv (DPR)",
@@ -89,17 +89,21 @@ def download_beir(name: str, home: Path) -> Path:
     return home / name
 
 
-def load_dataset(name_or_path: str, split: str | None = None) -> Dataset:
-    """A :class:`Dataset` from a directory, a Hugging Face name or a BEIR dataset name (module doc)."""
+def load_dataset(name_or_path: str, split: str | None = None, corpus: Corpus | None = None) -> Dataset:
+    """A :class:`Dataset` from a directory, a Hugging Face name or a BEIR dataset name (module doc).
+
+    ``corpus``: the dataset's corpus when another split of it is already loaded (``load_dataset(name,
+    split).corpus``); it is used as it is instead of being read again (a Hugging Face corpus is otherwise loaded
+    into memory a second time). The caller vouches that it is this dataset's."""
     path = Path(name_or_path).expanduser()
     if path.is_dir():
-        return read_directory(path, split)
+        return read_directory(path, split, corpus)
     if is_hub_name(name_or_path):
-        return read_huggingface(name_or_path, split)
+        return read_huggingface(name_or_path, split, corpus)
     if path.exists():
         raise InputError("expected a dataset directory, found a file", path=path)
     if len(path.parts) != 1 or name_or_path.startswith("."):
         raise InputError("no such dataset directory", path=path)
     home = data_home()
     local = home / name_or_path
-    return read_directory(local if local.is_dir() else download_beir(name_or_path, home), split)
+    return read_directory(local if local.is_dir() else download_beir(name_or_path, home), split, corpus)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from retriever.data.corpus_store import stored
-from retriever.data.dataset import Dataset
+from retriever.data.dataset import Corpus, Dataset
 from retriever.data.parsing import (
     CorpusBuilder,
     choose_split,
@@ -87,13 +87,15 @@ def qrels_files(directory: Path) -> dict[str, Path]:
     return files
 
 
-def read_msmarco(directory: str | Path, split: str | None = None) -> Dataset:
-    """Read an MS MARCO style directory; ``split`` defaults to ``test`` or to the only qrels file present.
+def read_msmarco(directory: str | Path, split: str | None = None, corpus: Corpus | None = None) -> Dataset:
+    """Read an MS MARCO style directory; ``split`` defaults to ``test`` or to the only qrels file present; a
+    ``corpus`` already read from this directory is used instead of reading it again.
 
     Without any qrels file and no ``split`` asked for, the qrels are empty (a corpus to index or mine)."""
     directory = Path(directory)
     split, qrels_path = choose_split(qrels_files(directory), split, directory, optional=True)
-    corpus = read_collection(require_file(directory, "collection.tsv"))
+    if corpus is None:
+        corpus = read_collection(require_file(directory, "collection.tsv"))
     queries = read_queries(require_file(directory, *[f"queries.{split}.tsv"] * bool(split), "queries.tsv"))
     judged = read_trec_qrels(qrels_path) if qrels_path else {}
     qrels = drop_unknown(judged, corpus, queries, qrels_path)

@@ -292,7 +292,7 @@ def labelled_expansion(config: EvalConfig, dataset: Dataset) -> DocumentExpansio
             "labels as answers: expand with another split",
             field="expansion.split",
         )
-    return DocumentExpansion.load(config.data, config.expansion)
+    return DocumentExpansion.load(config.data, config.expansion, dataset.corpus)
 
 
 def evaluate_systems(

@@ -137,7 +137,11 @@ def build_index(config: IndexBuildConfig, *, replace: bool = False) -> Path:
 
     check_output_dir(config.output)
     dataset = load_dataset(config.data)
-    expansion = DocumentExpansion.load(config.data, config.expansion) if config.expansion.split else None
+    expansion = (
+        DocumentExpansion.load(config.data, config.expansion, dataset.corpus)
+        if config.expansion.split
+        else None
+    )
     encoder = Encoder(config.model, config.encoder)
     cache = EmbeddingCache(config.cache_dir) if config.cache else None
     dense = index_corpus(encoder, dataset.corpus, config.index, cache, expansion)

@@ -42,13 +42,14 @@ class DocumentExpansion:
     split: str | None = None
 
     @classmethod
-    def load(cls, data: str, config: ExpansionConfig) -> DocumentExpansion:
-        """From ``config.split`` of the dataset ``data`` (a name or path, as ``load_dataset`` takes it); a split
-        the dataset lacks is an error on the field ``expansion.split``."""
+    def load(cls, data: str, config: ExpansionConfig, corpus: Corpus) -> DocumentExpansion:
+        """From ``config.split`` of the dataset ``data`` (a name or path, as ``load_dataset`` takes it), whose
+        ``corpus`` is already loaded (it is not read again); a split the dataset lacks is an error on the field
+        ``expansion.split``."""
         from retriever.data.loader import load_dataset
 
         try:
-            labelled = load_dataset(data, config.split)
+            labelled = load_dataset(data, config.split, corpus)
         except InputError as exc:
             if exc.field != "split":
                 raise
