@@ -10,6 +10,7 @@ default) and the dense run alone, with paired 95% intervals over the test querie
 (:mod:`retriever.eval.significance`).
 
     python eval/tune_fusion.py --data nfcorpus --dev DEV_DIR --test TEST_DIR --system dense_model
+    python eval/tune_fusion.py ... --system dense_docexp_prf_a,dense_docexp_prf_b --bm25-system bm25_docexp
 
 ``--dev-system`` chooses with another system's dev runs (a model trained on the dev queries: SciFact has no dev
 split, so its train queries serve, with the base model's runs).
@@ -45,8 +46,15 @@ def per_query(qrels, run) -> dict[str, float]:
     return {q: v[METRIC] for q, v in evaluate_run(qrels, run, [METRIC]).per_query.items()}
 
 
-def runs_of(folder: Path, system: str):
-    return read_trec_run(folder / system / "run.trec"), read_trec_run(folder / "bm25" / "run.trec")
+def seed_mean(qrels, folder: Path, systems: list[str], bm25_system: str, config: FusionConfig | None):
+    """Per query, ``METRIC`` of each dense run in ``systems`` (one per seed) fused with the BM25 run by
+    ``config`` (None: the dense run alone), averaged over the runs."""
+    bm25 = read_trec_run(folder / bm25_system / "run.trec")
+    per_run = []
+    for system in systems:
+        dense = read_trec_run(folder / system / "run.trec")
+        per_run.append(per_query(qrels, dense if config is None else fuse(dense, bm25, config, 1000)))
+    return {query: sum(run[query] for run in per_run) / len(per_run) for query in per_run[0]}
 
 
 def mean(values: dict[str, float]) -> float:
@@ -61,38 +69,51 @@ def main() -> None:
     parser.add_argument("--dev", required=True, type=Path, help="`retriever eval` output dir on dev.")
     parser.add_argument("--test", required=True, type=Path, help="`retriever eval` output dir on test.")
     parser.add_argument("--dev-split", default="dev")
-    parser.add_argument("--system", required=True, help="The dense run's folder name, e.g. dense_model.")
+    parser.add_argument(
+        "--system",
+        required=True,
+        help="The dense run's folder name, e.g. dense_model; several seeds' runs comma-separated (their scores "
+        "are averaged per query).",
+    )
     parser.add_argument(
         "--dev-system",
         help="Choose with this dense run on dev instead (default: --system), e.g. the base model's when the "
         "model was trained on the dev queries.",
     )
+    parser.add_argument(
+        "--bm25-system",
+        default="bm25",
+        help="The BM25 run's folder name, e.g. bm25_docexp (an expanded index).",
+    )
     parser.add_argument("--rrf-ks", default="10,30,60,100")
     parser.add_argument("--alphas", default="0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9")
     args = parser.parse_args()
     configs = grid([int(k) for k in args.rrf_ks.split(",")], [float(a) for a in args.alphas.split(",")])
+    systems = args.system.split(",")
+    dev_systems = (args.dev_system or args.system).split(",")
 
     dev_qrels = load_dataset(args.data, args.dev_split).qrels
-    dev_system = args.dev_system or args.system
-    dense, bm25 = runs_of(args.dev, dev_system)
-    dev = {label(c): mean(per_query(dev_qrels, fuse(dense, bm25, c, 1000))) for c in configs}
+    dev = {label(c): mean(seed_mean(dev_qrels, args.dev, dev_systems, args.bm25_system, c)) for c in configs}
     chosen = max(configs, key=lambda c: dev[label(c)])
-    print(f"| fusion of {dev_system} and bm25 | {args.dev_split} {METRIC} |")
+    print(f"| fusion of {', '.join(dev_systems)} and {args.bm25_system} | {args.dev_split} {METRIC} |")
     print("|---|---|")
-    print(f"| dense alone | {mean(per_query(dev_qrels, dense)):.4f} |")
+    print(
+        f"| dense alone | {mean(seed_mean(dev_qrels, args.dev, dev_systems, args.bm25_system, None)):.4f} |"
+    )
     for name, value in dev.items():
         print(f"| {'**' + name + '**' if name == label(chosen) else name} | {value:.4f} |")
 
     test_qrels = load_dataset(args.data, "test").qrels
-    dense, bm25 = runs_of(args.test, args.system)
-    print(f"\n{args.system} on test:")
-    default = per_query(test_qrels, fuse(dense, bm25, FusionConfig(), 1000))
+    print(f"\n{', '.join(systems)} on test:")
+
+    def test_scores(config: FusionConfig | None) -> dict[str, float]:
+        return seed_mean(test_qrels, args.test, systems, args.bm25_system, config)
+
+    default = test_scores(FusionConfig())
     rows = {
-        "dense alone": per_query(test_qrels, dense),
+        "dense alone": test_scores(None),
         "rrf k=60 (default)": default,
-        f"{label(chosen)} (chosen on {args.dev_split})": per_query(
-            test_qrels, fuse(dense, bm25, chosen, 1000)
-        ),
+        f"{label(chosen)} (chosen on {args.dev_split})": test_scores(chosen),
     }
     print(f"\n| test | {METRIC} | - rrf k=60 [95% CI], p | - dense alone [95% CI], p |")
     print("|---|---|---|---|")
