@@ -9,8 +9,9 @@ trained and an index expanded with a few labels can be scored on the untouched d
   those queries. Mining treats each query on its own (its BM25 candidates and its teacher-filtered negatives),
   so this is the file mining the K queries alone would write.
 
-The K queries are a seeded sample of the training file's queries; a larger K at the same seed is not a superset
-of a smaller one (each budget is its own draw, as different users' labels would be).
+The K queries are a seeded sample (``random.Random(seed).sample``) of the training file's queries. Budgets drawn at
+one seed are not independent: that sample may start alike for nearby sizes (at seed 42 the 50 queries are the
+first 50 of the 200; the 800 are another draw), so budgets are compared through their seeds' spread, not paired.
 
     python eval/label_subsets.py --data ../shared/data/nfcorpus --training-file runs/nfcorpus/mined/train.jsonl \
         --output runs/label_budget --queries 50 --seed 42
