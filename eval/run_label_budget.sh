@@ -7,7 +7,7 @@
 # One run after another (2 cores); finished trainings and evals are not redone, so the queue can be rerun.
 # EPOCHS=N trains N passes instead of the recipe's 2 (a small K makes few steps: 50 queries, 7), into
 # runs/label_budget/epochsN, for the budgets in BUDGETS (default 50 200 800), without the full-train entry.
-#   eval/run_label_budget.sh [SEED ...]                          # default: 42 43
+#   eval/run_label_budget.sh [SEED ...]                          # default: 42 43 (44 also has a full-train model)
 #   EPOCHS=8 BUDGETS="50 200" eval/run_label_budget.sh 42 43
 # Then: python eval/label_budget_table.py --output eval/output/nfcorpus_label_budget [--root runs/label_budget/epochsN]
 source "$(dirname "$0")/offline_env.sh"
@@ -16,7 +16,10 @@ DATA=$ROOT/nfcorpus
 OUT=$ROOT${EPOCHS:+/epochs$EPOCHS}
 BASE=sentence-transformers/all-MiniLM-L6-v2
 read -r -a BUDGETS <<< "${BUDGETS:-50 200 800}"
-declare -A FULL=([42]=runs/nfcorpus_grid/nodrop/model [43]=runs/nfcorpus_grid/nodrop_seed43/model)
+declare -A FULL=(
+  [42]=runs/nfcorpus_grid/nodrop/model [43]=runs/nfcorpus_grid/nodrop_seed43/model
+  [44]=runs/nfcorpus_grid/nodrop_seed44/model
+)
 
 evaluate() {  # evaluate MODEL EXPANSION_SPLIT OUT: dev, plain and expanded, base and MODEL
   local model=$1 split=$2 out=$3
