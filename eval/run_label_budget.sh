@@ -3,11 +3,11 @@
 # NFCorpus's 2,590 labelled train queries (K = 50, 200, 800, each a seeded draw: eval/label_subsets.py), scored
 # on the untouched dev split next to the base model: dense and hybrid (the recipe's interpolation fusion), on the
 # plain index and on the index expanded with the same K queries (weight 2, the recipe's). K = all reuses the
-# recipe's full-train models of the grid (runs/nfcorpus_grid/nodrop, nodrop_seed43), trained the same way.
+# recipe's full-train models of the grid (runs/nfcorpus_grid/nodrop, nodrop_seed43, nodrop_seed44), trained the same way.
 # One run after another (2 cores); finished trainings and evals are not redone, so the queue can be rerun.
-# EPOCHS=N trains N passes instead of the recipe's 2 (a small K makes few steps: 50 queries, 7), into
+# EPOCHS=N trains N passes instead of the recipe's 2 (a small K makes few steps: 50 queries, 8), into
 # runs/label_budget/epochsN, for the budgets in BUDGETS (default 50 200 800), without the full-train entry.
-#   eval/run_label_budget.sh [SEED ...]                          # default: 42 43 (44 also has a full-train model)
+#   eval/run_label_budget.sh [SEED ...]                          # default: 42 43 44
 #   EPOCHS=8 BUDGETS="50 200" eval/run_label_budget.sh 42 43
 # Then: python eval/label_budget_table.py --output eval/output/nfcorpus_label_budget [--root runs/label_budget/epochsN]
 source "$(dirname "$0")/offline_env.sh"
@@ -32,7 +32,7 @@ evaluate() {  # evaluate MODEL EXPANSION_SPLIT OUT: dev, plain and expanded, bas
 }
 
 SEEDS=("$@")
-[[ ${#SEEDS[@]} -gt 0 ]] || SEEDS=(42 43)
+[[ ${#SEEDS[@]} -gt 0 ]] || SEEDS=(42 43 44)
 for seed in "${SEEDS[@]}"; do
   for k in "${BUDGETS[@]}"; do
     name=train-$k-s$seed
