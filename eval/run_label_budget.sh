@@ -4,6 +4,8 @@
 # on the untouched dev split next to the base model: dense and hybrid (the recipe's interpolation fusion), on the
 # plain index and on the index expanded with the same K queries (weight 2, the recipe's). K = all reuses the
 # recipe's full-train models of the grid (runs/nfcorpus_grid/nodrop, nodrop_seed43, nodrop_seed44), trained the same way.
+# Needs the recipe's mined file (runs/nfcorpus/mined: `retriever run recipes/nfcorpus.yaml --only mine`) and, for
+# K = all, the grid's models (eval/run_nfcorpus_recipe_grid.sh nodrop nodrop@43 nodrop@44).
 # One run after another (2 cores); finished trainings and evals are not redone, so the queue can be rerun.
 # EPOCHS=N trains N passes instead of the recipe's 2 (a small K makes few steps: 50 queries, 8), into
 # runs/label_budget/epochsN, for the budgets in BUDGETS (default 50 200 800), without the full-train entry.
