@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument("--expanded", required=True, help="TREC run of the same model with expansion.")
     args = parser.parse_args()
     searched = load_dataset(args.data, args.split)
-    labelled = load_dataset(args.data, args.expand_with)
+    labelled = load_dataset(args.data, args.expand_with, searched.corpus)
     expanded_docs = {doc for docs in labelled.qrels.values() for doc, grade in docs.items() if grade >= 1}
     scores = [
         {

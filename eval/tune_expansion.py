@@ -83,7 +83,7 @@ def split_queries(args: argparse.Namespace) -> tuple[Dataset, Dataset]:
     ``--holdout`` one split's queries drawn apart (seeded)."""
     searched = load_dataset(args.data, args.split)
     if args.holdout is None:
-        return searched, load_dataset(args.data, args.expand_with)
+        return searched, load_dataset(args.data, args.expand_with, searched.corpus)
     if args.split != args.expand_with:
         raise SystemExit(
             "--holdout draws the searched queries from the --expand-with split: give it as --split"

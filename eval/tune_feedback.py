@@ -52,7 +52,7 @@ def main() -> None:
     cache = EmbeddingCache()
     expansion = None
     if args.expand_with is not None:
-        labelled = load_dataset(args.data, args.expand_with)
+        labelled = load_dataset(args.data, args.expand_with, dataset.corpus)
         expansion = DocumentExpansion.from_dataset(labelled, args.expansion_weight)
     scores: dict[str, list[dict[str, float]]] = {}  # setting -> per model, per-query nDCG@10
     for model in args.model:
