@@ -55,10 +55,14 @@ def run_scores(qrels, path: str, metric: str, split: str) -> dict[str, float]:
     return {query: values[metric] for query, values in per_query.items()}
 
 
+def average_runs(per_run: list[dict[str, float]]) -> dict[str, float]:
+    """Per query, the mean of several runs' per-query scores (one run per seed)."""
+    return {query: sum(run[query] for run in per_run) / len(per_run) for query in per_run[0]}
+
+
 def seed_mean(qrels, paths: list[str], metric: str, split: str) -> dict[str, float]:
     """Per query, ``metric`` averaged over the runs in ``paths`` (one run per seed)."""
-    per_run = [run_scores(qrels, path, metric, split) for path in paths]
-    return {query: sum(run[query] for run in per_run) / len(per_run) for query in per_run[0]}
+    return average_runs([run_scores(qrels, path, metric, split) for path in paths])
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from compare_trec_runs import seed_mean
+from tuning_table import mean
 
 from retriever.data.loader import load_dataset
 from retriever.eval.significance import paired_difference
@@ -41,10 +42,6 @@ def budgets(root: Path) -> dict[str, list[Path]]:
         if match and (folder / "eval_dev_docexp" / "report.json").is_file():  # both evals done
             found[match.group(1)].append(folder)
     return dict(sorted(found.items(), key=lambda item: float("inf") if item[0] == "all" else int(item[0])))
-
-
-def mean(values: dict[str, float]) -> float:
-    return sum(values.values()) / len(values)
 
 
 def versus(values: dict[str, float], reference: dict[str, float]) -> str:

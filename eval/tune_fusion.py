@@ -21,6 +21,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from compare_trec_runs import average_runs
+
 from retriever.data.loader import load_dataset
 from retriever.eval.metrics import evaluate_run, read_trec_run
 from retriever.eval.significance import paired_difference
@@ -54,7 +56,7 @@ def seed_mean(qrels, folder: Path, systems: list[str], bm25_system: str, config:
     for system in systems:
         dense = read_trec_run(folder / system / "run.trec")
         per_run.append(per_query(qrels, dense if config is None else fuse(dense, bm25, config, 1000)))
-    return {query: sum(run[query] for run in per_run) / len(per_run) for query in per_run[0]}
+    return average_runs(per_run)
 
 
 def mean(values: dict[str, float]) -> float:
