@@ -6,7 +6,8 @@ recognisably the target's, and unique per process and per call, so concurrent wr
 share a temporary file. When the content is complete the temporary file is renamed over the target with
 :func:`os.replace` (atomic on POSIX and Windows); when writing raises, the temporary file is removed and the
 target, if it existed, is left as it was. The target's directory must exist. The writes are atomic with
-respect to a crash of the writing process, not durable across a power cut (no ``fsync``).
+respect to a crash of the writing process, not durable across a power cut (no ``fsync``). A directory is written
+the same way in spirit by :func:`replace_directory`: completed beside its target, then renamed into place.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,6 +35,20 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def replace_directory(staging: str | Path, target: str | Path) -> Path:
+    """Put the complete directory ``staging`` (a sibling of ``target``) under ``target``'s name: an existing
+    ``target`` is first moved aside to ``.<name>.replaced`` and removed afterwards, so a crash leaves the old or
+    the new directory in place (or the old one beside it), never a half-written one. Returns ``target``."""
+    staging, target = Path(staging), Path(target)
+    retired = target.with_name(f".{target.name}.replaced")
+    shutil.rmtree(retired, ignore_errors=True)
+    if target.exists():
+        target.rename(retired)
+    staging.rename(target)
+    shutil.rmtree(retired, ignore_errors=True)
+    return target
 
 
 @contextmanager

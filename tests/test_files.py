@@ -7,7 +7,7 @@ import json
 import pytest
 
 from retriever.data.training_file import Positive, TrainingExample, write_training_file
-from retriever.files import atomic_open, atomic_path, atomic_write_json, atomic_write_text
+from retriever.files import atomic_open, atomic_path, atomic_write_json, atomic_write_text, replace_directory
 
 
 def test_writes_text_and_json_leaving_only_the_target(tmp_path):
@@ -80,3 +80,15 @@ def test_training_file_interrupted_mid_stream_keeps_the_previous_file(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         write_training_file(path, broken())
     assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["train.jsonl"]
+
+
+def test_replace_directory_puts_the_staged_folder_in_place(tmp_path):
+    target = tmp_path / "index"
+    for content in ("first", "second"):  # absent, then an existing folder replaced
+        staging = tmp_path / ".index.building"
+        staging.mkdir()
+        (staging / "data.txt").write_text(content)
+        assert replace_directory(staging, target) == target
+        assert [p.name for p in target.iterdir()] == ["data.txt"]
+        assert (target / "data.txt").read_text() == content
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["index"]  # nothing left beside it

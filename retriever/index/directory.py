@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from retriever.data.dataset import Corpus
 from retriever.errors import InputError, first_line
+from retriever.files import replace_directory
 from retriever.index.config import IndexBuildConfig
 from retriever.index.documents import Documents
 from retriever.index.manifest import MANIFEST, build_manifest, check_model, read_manifest
@@ -123,13 +124,7 @@ def build_index(config: IndexBuildConfig, *, replace: bool = False) -> Path:
         read_manifest(output)
         staging = output.with_name(f".{output.name}.building")
         shutil.rmtree(staging, ignore_errors=True)
-        build_index(config.model_copy(update={"output": staging}))
-        retired = output.with_name(f".{output.name}.replaced")
-        shutil.rmtree(retired, ignore_errors=True)
-        output.rename(retired)
-        staging.rename(output)
-        shutil.rmtree(retired)
-        return output
+        return replace_directory(build_index(config.model_copy(update={"output": staging})), output)
     from retriever.data.loader import load_dataset
     from retriever.retrieval.embedding_cache import EmbeddingCache
     from retriever.retrieval.expansion import DocumentExpansion

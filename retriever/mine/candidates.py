@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from retriever.data.dataset import Corpus, Run
-from retriever.files import atomic_write_json
+from retriever.files import atomic_write_json, replace_directory
 from retriever.mine.config import CandidatesConfig, Source
 from retriever.retrieval.fusion import cut, fuse
 
@@ -150,5 +150,4 @@ def save_checkpoint(directory: Path, key: str, runs: dict[str, CandidateArrays])
         np.save(tmp / f"{source}.docs.npy", arrays.docs)
         np.save(tmp / f"{source}.scores.npy", arrays.scores)
     atomic_write_json(tmp / "key.json", {"key": key, "sources": list(runs)})
-    shutil.rmtree(directory, ignore_errors=True)
-    tmp.rename(directory)
+    replace_directory(tmp, directory)

@@ -13,6 +13,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from retriever.files import replace_directory
+
 STATE_FILE = "trainer_state.pt"
 _NAME = re.compile(r"^checkpoint-(\d+)$")
 
@@ -50,8 +52,7 @@ def save_checkpoint(output: Path, step: int, model: Any, state: dict[str, Any], 
     shutil.rmtree(tmp, ignore_errors=True)
     model.save(str(tmp), create_model_card=False)
     torch.save({**state, "step": step}, tmp / STATE_FILE)
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
+    replace_directory(tmp, final)
     for _, old in list_checkpoints(output)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final
